@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rickyjim626/xjp/internal/event"
+	"github.com/rickyjim626/xjp/internal/llm"
+)
+
+// meteredStream is the committed upstream stream: it watches every event
+// for time to first token, usage and output size, enforces the idle
+// timeout, publishes throttled progress, and reports the outcome to the
+// route's breaker exactly once.
+type meteredStream struct {
+	x     *Exchange
+	s     llm.Stream
+	ctx   context.Context // the client's
+	actx  context.Context // the attempt's
+	route *Route
+	req   *llm.Request
+	abort func(error)
+
+	done     func(error) // breaker outcome
+	doneOnce sync.Once
+
+	first     bool // the peeked first event is pending
+	idle      time.Duration
+	idleTimer *time.Timer
+
+	usage        llm.Usage
+	haveUsage    bool
+	finish       llm.FinishReason
+	outChars     int64 // text, thinking and tool-argument bytes streamed
+	deltas       int64
+	lastProgress time.Time
+	err          *llm.Error
+	finished     bool // the upstream ended cleanly
+}
+
+func (m *meteredStream) Next() bool {
+	if m.first {
+		m.first = false
+		return true
+	}
+	if m.err != nil || m.finished {
+		return false
+	}
+	if !m.s.Next() {
+		if m.idleTimer != nil {
+			m.idleTimer.Stop()
+		}
+		if err := m.s.Err(); err != nil {
+			m.err = m.x.classify(m.ctx, m.actx, m.route, err)
+			m.report(m.err)
+		} else {
+			m.finished = true
+			m.report(nil)
+		}
+		return false
+	}
+	if m.idleTimer != nil {
+		m.idleTimer.Reset(m.idle)
+	}
+	m.observe(m.s.Event())
+	return true
+}
+
+func (m *meteredStream) observe(ev llm.Event) {
+	switch ev.Type {
+	case llm.EventTextDelta, llm.EventThinkingDelta, llm.EventToolArgsDelta:
+		m.delta(int64(len(ev.Text)))
+	case llm.EventBlockStart:
+		if ev.Block != nil && ev.Block.Type == llm.BlockToolCall {
+			m.delta(int64(len(ev.Block.ToolCall.Name) + len(ev.Block.ToolCall.Arguments)))
+		}
+	case llm.EventUsage:
+		if ev.Usage != nil {
+			m.usage, m.haveUsage = *ev.Usage, true
+			m.x.outTokens.Store(ev.Usage.OutputTokens)
+		}
+	case llm.EventStart:
+		if ev.Usage != nil {
+			m.usage, m.haveUsage = *ev.Usage, true
+		}
+	case llm.EventFinish:
+		m.finish = ev.Finish
+	}
+}
+
+func (m *meteredStream) delta(n int64) {
+	x := m.x
+	if m.deltas == 0 {
+		x.ttft.Store(int64(x.g.now().Sub(x.start)))
+	}
+	m.deltas++
+	m.outChars += n
+	if !m.haveUsage || m.usage.OutputTokens == 0 {
+		x.outTokens.Store(estimateTokens(m.outChars))
+	}
+	if g := x.g; g.events.HasSubscribers() {
+		if now := g.now(); now.Sub(m.lastProgress) >= g.progress {
+			m.lastProgress = now
+			r := x.snapshot()
+			g.events.Publish(event.Event{Kind: event.RequestProgress, Request: &r})
+		}
+	}
+}
+
+// estimateTokens guesses tokens from bytes of output: about four a token.
+func estimateTokens(chars int64) int64 { return (chars + 3) / 4 }
+
+func (m *meteredStream) report(err error) {
+	m.doneOnce.Do(func() {
+		if err != nil {
+			m.x.logAttempt(m.route, llm.AsError(err))
+		}
+		m.done(err)
+	})
+}
+
+func (m *meteredStream) Event() llm.Event { return m.s.Event() }
+
+func (m *meteredStream) Err() error {
+	if m.err == nil {
+		return nil
+	}
+	return m.err
+}
+
+// Close releases the upstream. A stream closed before its end (the client
+// left, or a quota cut it short) is not held against the upstream.
+func (m *meteredStream) Close() error {
+	if m.idleTimer != nil {
+		m.idleTimer.Stop()
+	}
+	if !m.finished && m.err == nil {
+		m.report(&llm.Error{Kind: llm.KindCallerCanceled, Status: 499, Message: "stream closed early"})
+	}
+	err := m.s.Close()
+	m.abort(nil)
+	return err
+}
+
+// End records the exchange: status is what the client got (0: derived from
+// err), err the failure if any. It publishes the finished event, writes the
+// usage record and leaves the in-flight set. Call it exactly once.
+func (x *Exchange) End(status int, err error) llm.UsageRecord {
+	if !x.ended.CompareAndSwap(false, true) {
+		return llm.UsageRecord{}
+	}
+	g := x.g
+	g.inflight.Delete(x.info.ID)
+	g.nflight.Add(-1)
+
+	var e *llm.Error
+	if err != nil {
+		e = llm.AsError(err)
+		if status == 0 {
+			status = e.Status
+		}
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	x.mu.Lock()
+	m, r, ms, attempts := x.model, x.route, x.stream, x.attempts
+	x.mu.Unlock()
+
+	rec := llm.UsageRecord{
+		Time: x.start, RequestID: x.info.ID, KeyID: x.info.KeyID, Tenant: x.info.Tenant,
+		Model: x.info.Model, Endpoint: x.info.Endpoint, Stream: x.info.Stream,
+		Latency: g.now().Sub(x.start), TTFT: time.Duration(x.ttft.Load()),
+		Status: status, Attempts: attempts,
+	}
+	if e != nil {
+		rec.ErrorKind = e.Kind
+	}
+	if r != nil {
+		rec.Provider, rec.UpstreamModel = r.Provider.Name(), r.Model
+	}
+	if ms != nil {
+		rec.Usage = ms.billedUsage(g)
+	}
+	if m != nil && rec.Usage.CostUSD == nil && m.Price != nil {
+		c := m.Price.Cost(rec.Usage)
+		rec.CostUSD = &c
+	} else if rec.Usage.CostUSD != nil {
+		c := *rec.Usage.CostUSD
+		rec.CostUSD = &c
+	}
+	if rec.Usage.TotalTokens() == 0 && rec.CostUSD == nil && m != nil && m.Price != nil {
+		zero := 0.0
+		rec.CostUSD = &zero // nothing was spent on a priced model
+	}
+
+	if g.usage != nil {
+		g.usage.RecordUsage(rec)
+	}
+	if g.events.HasSubscribers() {
+		snap := x.snapshot()
+		snap.Latency, snap.Status, snap.Usage, snap.CostUSD = rec.Latency, status, rec.Usage, rec.CostUSD
+		snap.OutputTokens = rec.Usage.OutputTokens
+		if e != nil {
+			snap.ErrorKind, snap.ErrorMessage = e.Kind, e.Error()
+		}
+		g.events.PublishMustDeliver(event.Event{Kind: event.RequestFinished, Request: &snap})
+	}
+	return rec
+}
+
+// billedUsage is what the upstream reported or, failing that, an estimate
+// flagged as such: input counted locally, output from what was streamed. A
+// stream cut short is billed at least for what reached the client.
+func (m *meteredStream) billedUsage(g *Gateway) llm.Usage {
+	u := m.usage
+	if est := estimateTokens(m.outChars); m.outChars > 0 && (u.OutputTokens == 0 || !m.finished && est > u.OutputTokens) {
+		u.OutputTokens = est
+		u.Estimated = true
+	}
+	if u.PromptTokens() == 0 && g.estimate != nil {
+		u.InputTokens = g.estimate(m.req)
+		u.Estimated = true
+	}
+	return u
+}
