@@ -135,6 +135,11 @@ type Message struct {
 	Content []Part
 	// Name is OpenAI's optional participant name.
 	Name string
+	// Native holds message-level members the client's codec did not model
+	// (an Anthropic system message's output_config), verbatim as one JSON
+	// object in the request's Native.Dialect. Same-dialect encoders merge
+	// them back; others ignore them.
+	Native json.RawMessage
 }
 
 // Text returns the concatenated text parts of the message.
