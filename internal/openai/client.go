@@ -103,7 +103,11 @@ func (c *Client) Stream(ctx context.Context, call *llm.Call) (llm.Stream, error)
 			Message: "cannot build upstream request: " + err.Error(), Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
+	if call.Request.Stream {
+		req.Header.Set("Accept", "text/event-stream")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	}

@@ -25,7 +25,7 @@ const testKey = "sk-test-secret-123"
 
 func testCall() *llm.Call {
 	return &llm.Call{
-		Request: &llm.Request{Model: "fast", Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}},
+		Request: &llm.Request{Model: "fast", Stream: true, Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}},
 		Model:   "openai/gpt-4o-mini",
 		Headers: map[string]string{"X-Title": "call-title"},
 	}

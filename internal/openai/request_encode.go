@@ -22,9 +22,11 @@ func EncodeChatRequest(call *llm.Call) ([]byte, error) {
 // EncodeChatRequestFlavor encodes call as a compact Chat Completions request
 // body with a stable field order, whatever dialect the request came in.
 //
-// The request always streams: "stream": true with
-// "stream_options": {"include_usage": true} (xjp folds streams for
-// non-streaming clients and needs the usage). "model" is call.Model.
+// A streaming request asks for the usage too: "stream": true with
+// "stream_options": {"include_usage": true}, whatever the client asked, so
+// that every request is metered. A non-streaming client gets a
+// non-streaming upstream call ("stream": false): one JSON body is cheaper
+// to relay than a folded stream. "model" is call.Model.
 //
 // Max tokens (call.MaxTokens(), clamped and defaulted per route) go out as
 // max_completion_tokens when the OpenAI client named them so or the flavor is
@@ -105,8 +107,12 @@ func EncodeChatRequestFlavor(call *llm.Call, fl Flavor) ([]byte, error) {
 		return nil, err
 	}
 	b.set("messages", msgs)
-	b.set("stream", []byte("true"))
-	b.set("stream_options", []byte(`{"include_usage":true}`))
+	if req.Stream {
+		b.set("stream", []byte("true"))
+		b.set("stream_options", []byte(`{"include_usage":true}`))
+	} else {
+		b.set("stream", []byte("false"))
+	}
 
 	_, bodyMax := call.Body["max_tokens"]
 	_, bodyMaxC := call.Body["max_completion_tokens"]

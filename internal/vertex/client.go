@@ -211,9 +211,15 @@ func tokenSourceFromJSON(ctx context.Context, b []byte, margin time.Duration) (o
 func (c *Client) Name() string { return c.name }
 
 // URL returns the streamGenerateContent URL for model (with ?alt=sse).
-func (c *Client) URL(model string) string {
+func (c *Client) URL(model string) string { return c.url(model, true) }
+
+// url returns the streamGenerateContent (?alt=sse) or generateContent URL.
+func (c *Client) url(model string, stream bool) string {
 	m := NormalizeModel(model)
-	const method = ":streamGenerateContent?alt=sse"
+	method := ":streamGenerateContent?alt=sse"
+	if !stream {
+		method = ":generateContent"
+	}
 	if c.api == APIGemini {
 		return c.host("https://generativelanguage.googleapis.com") + "/v1beta/models/" + url.PathEscape(m) + method
 	}
@@ -249,7 +255,11 @@ func escapePath(p string) string {
 	return strings.Join(segs, "/")
 }
 
-// Stream sends call to streamGenerateContent?alt=sse. Media given by http(s)
+// maxResponseBody bounds a non-streamed answer (inline images can be big).
+const maxResponseBody = 64 << 20
+
+// Stream sends call to streamGenerateContent?alt=sse, or to generateContent
+// when the client does not stream. Media given by http(s)
 // URL (other than YouTube) is fetched first and inlined. A failure before
 // the first event (an HTTP error status, a refused connection, an error or
 // blocked prompt, anything before the first content event) is returned here.
@@ -265,7 +275,7 @@ func (c *Client) Stream(ctx context.Context, call *llm.Call) (llm.Stream, error)
 	if err != nil {
 		return nil, err
 	}
-	u := c.URL(call.Model)
+	u := c.url(call.Model, call.Request.Stream)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, &llm.Error{Kind: llm.KindGatewayInternal, Status: 500, Provider: c.name, Message: "build upstream request: " + err.Error(), Err: err}
@@ -307,6 +317,23 @@ func (c *Client) Stream(ctx context.Context, call *llm.Call) (llm.Stream, error)
 		}
 		c.log.DebugContext(ctx, "gemini error", "provider", c.name, "status", resp.StatusCode, "kind", e.Kind)
 		return nil, e
+	}
+
+	if !call.Request.Stream {
+		// A non-streaming client gets a non-streaming upstream call: one
+		// GenerateContentResponse, cheaper to relay than a folded stream.
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+		if err != nil {
+			return nil, llm.FromTransport(ctx, c.name, err)
+		}
+		r, err := DecodeResponse(b)
+		if err != nil {
+			e := llm.AsError(err)
+			e.Provider = c.name
+			return nil, e
+		}
+		return llm.Events(llm.ResponseEvents(r)...), nil
 	}
 
 	s := &stream{ctx: ctx, dec: NewStreamDecoder(resp.Body, c.name).(*StreamDecoder), log: c.log, name: c.name}

@@ -69,7 +69,7 @@ func userCall(model string, parts ...llm.Part) *llm.Call {
 	if len(parts) == 0 {
 		parts = []llm.Part{text("Hello")}
 	}
-	return &llm.Call{Model: model, Request: &llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: parts}}}}
+	return &llm.Call{Model: model, Request: &llm.Request{Stream: true, Messages: []llm.Message{{Role: llm.RoleUser, Content: parts}}}}
 }
 
 func staticToken(tok string) oauth2.TokenSource {
@@ -420,4 +420,32 @@ func ExampleMintToolCallID() {
 	g, sig, _ := ParseToolCallID(id)
 	fmt.Println(strings.HasPrefix(id, "call_"), g == "", sig)
 	// Output: true true AAEC
+}
+
+// A non-streaming client gets a non-streaming upstream call.
+func TestClientNonStream(t *testing.T) {
+	f := &fakeVertex{answer: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"candidates":[{"content":{"role":"model","parts":[{"text":"Hello there"}]},"finishReason":"STOP"}],`+
+			`"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":2,"totalTokenCount":9},"responseId":"r1"}`)
+	}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := newTestClient(t, ClientOptions{APIKey: "k", BaseURL: srv.URL})
+	call := userCall("gemini-2.5-flash")
+	call.Request.Stream = false
+	s, err := c.Stream(context.Background(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := llm.Collect(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.last(t); got.Path != "/v1/publishers/google/models/gemini-2.5-flash:generateContent" || got.Query != "" {
+		t.Errorf("request %s?%s, want :generateContent without alt=sse", got.Path, got.Query)
+	}
+	if resp.Text() != "Hello there" || resp.FinishReason != llm.FinishStop || resp.Usage.InputTokens != 7 || resp.Usage.OutputTokens != 2 {
+		t.Errorf("response %+v", resp)
+	}
 }
