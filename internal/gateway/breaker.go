@@ -7,6 +7,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/rickyjim626/xjp/internal/event"
 	"github.com/rickyjim626/xjp/internal/llm"
 )
 
@@ -21,19 +22,6 @@ type BreakerSettings struct {
 	// HalfOpenSuccesses consecutive successful probes close it again
 	// (default 2).
 	HalfOpenSuccesses int
-}
-
-// BreakerState is a snapshot of one route's breaker.
-type BreakerState struct {
-	Route               string    `json:"route"`
-	State               string    `json:"state"` // closed, half-open, open
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	Requests            int       `json:"requests"`
-	Failures            int       `json:"failures"`
-	OpenedAt            time.Time `json:"opened_at,omitzero"`
-	// NextProbe is when an open breaker lets a probe through.
-	NextProbe time.Time `json:"next_probe,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
 }
 
 // breaker wraps a two-step gobreaker: Allow before the attempt, done(err)
@@ -96,12 +84,12 @@ func (b *breaker) allow() (done func(error), ok bool) {
 	}, true
 }
 
-func (b *breaker) state(route string) BreakerState {
+func (b *breaker) state(route string) event.BreakerStatus {
 	c := b.cb.Counts()
 	st := b.cb.State()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	s := BreakerState{
+	s := event.BreakerStatus{
 		Route:               route,
 		State:               st.String(),
 		ConsecutiveFailures: int(c.ConsecutiveFailures),

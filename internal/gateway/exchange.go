@@ -191,7 +191,8 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 	}
 	abort := func(cause error) { cancel(cause); cancelTotal() }
 	var firstByte *time.Timer
-	if r.Timeouts.FirstByte > 0 {
+	// A non-streamed answer arrives whole: only the total timeout bounds it.
+	if r.Timeouts.FirstByte > 0 && req.Stream {
 		firstByte = time.AfterFunc(r.Timeouts.FirstByte, func() { cancel(errFirstByteTimeout) })
 	}
 	stopFirstByte := func() {

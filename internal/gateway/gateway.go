@@ -165,8 +165,8 @@ func (g *Gateway) breakerChanged(name string, from, to gobreaker.State, b *break
 }
 
 // Breakers returns the state of every route's breaker in the current table.
-func (g *Gateway) Breakers() []BreakerState {
-	var out []BreakerState
+func (g *Gateway) Breakers() []event.BreakerStatus {
+	var out []event.BreakerStatus
 	seen := map[string]bool{}
 	for _, r := range g.Table().Routes() {
 		if seen[r.Name()] {

@@ -133,7 +133,7 @@ func run(t *testing.T, g *Gateway, ctx context.Context) (*llm.Response, error, l
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := x.Open(ctx, m, &llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}})
+	s, err := x.Open(ctx, m, &llm.Request{Model: "m", Stream: true, Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}})
 	if err != nil {
 		return nil, err, x.End(0, err)
 	}
@@ -537,13 +537,32 @@ func TestEvents(t *testing.T) {
 	}
 }
 
-func stateOf(g *Gateway, route string) BreakerState {
+func stateOf(g *Gateway, route string) event.BreakerStatus {
 	for _, s := range g.Breakers() {
 		if s.Route == route {
 			return s
 		}
 	}
-	return BreakerState{}
+	return event.BreakerStatus{}
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A non-streamed upstream answer arrives whole, so the first-byte timeout
+// does not apply to it; the total timeout does.
+func TestFirstByteTimeoutSkipsNonStream(t *testing.T) {
+	p := &fake{name: "p", script: []step{{delay: 40 * time.Millisecond, evs: okEvents("slow but fine", llm.Usage{})}}}
+	r := &Route{Provider: p, Model: "a", Timeouts: Timeouts{FirstByte: 10 * time.Millisecond, Total: time.Second}}
+	g, _ := newTestGateway(t, r)
+	x := g.Begin(Info{ID: "req", Model: "m"})
+	m, _ := g.Resolve("m")
+	s, err := x.Open(context.Background(), m, &llm.Request{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}})
+	if err != nil {
+		t.Fatalf("non-stream request hit the first-byte timeout: %v", err)
+	}
+	resp, err := llm.Collect(s)
+	x.End(0, err)
+	if err != nil || resp.Text() != "slow but fine" {
+		t.Fatalf("%v %v", resp, err)
+	}
+}
