@@ -84,6 +84,12 @@ func (d *messagesStreamDecoder) prime() bool {
 	return true
 }
 
+// Ready reports whether Next will return without waiting on the upstream
+// (see llm.Readier).
+func (d *messagesStreamDecoder) Ready() bool {
+	return d.primed || d.qi < len(d.queue) || d.done || d.r.Ready()
+}
+
 // Next advances to the next event; see llm.Stream.
 func (d *messagesStreamDecoder) Next() bool {
 	if d.primed {

@@ -419,5 +419,8 @@ func isDelta(t llm.EventType) bool {
 }
 
 func (s *stream) Event() llm.Event { return s.evs[s.i] }
-func (s *stream) Err() error       { return s.err }
-func (s *stream) Close() error     { return nil }
+
+// Ready reports whether the next event comes without a pause.
+func (s *stream) Ready() bool  { return s.delay == 0 }
+func (s *stream) Err() error   { return s.err }
+func (s *stream) Close() error { return nil }

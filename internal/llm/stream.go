@@ -113,6 +113,21 @@ type Stream interface {
 	Close() error
 }
 
+// Readier is an optional Stream capability: Ready reports whether Next will
+// return without waiting on the network — an event is already buffered, or
+// the stream is over. Writers use it to send a burst of events in one write
+// and one flush instead of one per event, without delaying any of them.
+type Readier interface {
+	Ready() bool
+}
+
+// Ready reports whether s's next event is at hand (see Readier); false for
+// streams that cannot tell.
+func Ready(s Stream) bool {
+	r, ok := s.(Readier)
+	return ok && r.Ready()
+}
+
 // Collect folds a stream into a Response. It closes the stream.
 func Collect(s Stream) (*Response, error) {
 	defer s.Close()
@@ -229,6 +244,7 @@ func (s *sliceStream) Next() bool {
 }
 
 func (s *sliceStream) Event() Event { return s.evs[s.i] }
+func (s *sliceStream) Ready() bool  { return true }
 func (s *sliceStream) Err() error   { return s.err }
 func (s *sliceStream) Close() error { return nil }
 

@@ -132,6 +132,10 @@ func (d *ChatStreamDecoder) Next() bool {
 // Event returns the current event.
 func (d *ChatStreamDecoder) Event() llm.Event { return d.ev }
 
+// Ready reports whether Next will return without waiting on the upstream
+// (see llm.Readier).
+func (d *ChatStreamDecoder) Ready() bool { return d.qi < len(d.queue) || d.done || d.r.Ready() }
+
 // Err returns the failure that ended the stream, as an *llm.Error, or nil.
 func (d *ChatStreamDecoder) Err() error {
 	if d.err == nil {

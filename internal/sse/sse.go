@@ -60,7 +60,7 @@ type Reader struct {
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10), max: DefaultMaxEventSize}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: DefaultMaxEventSize}
 }
 
 // SetMaxEventSize changes the largest event accepted.
@@ -169,6 +169,21 @@ func (r *Reader) readLine() ([]byte, error) {
 
 // Event returns the current event.
 func (r *Reader) Event() Event { return r.ev }
+
+// Ready reports whether Next will return without reading from the network:
+// a whole event (up to its blank line) is already buffered, or the stream is
+// over. A partial event does not count: its rest may take long to arrive.
+func (r *Reader) Ready() bool {
+	if r.done || len(r.pending) > 0 {
+		return true
+	}
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n")) || bytes.Contains(b, []byte("\r\r"))
+}
 
 // Err returns the first error other than io.EOF.
 func (r *Reader) Err() error { return r.err }

@@ -387,6 +387,9 @@ func (s *stream) Next() bool {
 
 func (s *stream) Event() llm.Event { return s.cur }
 
+// Ready reports whether Next will return without waiting on the upstream.
+func (s *stream) Ready() bool { return len(s.primed) > 0 || s.dec.Ready() }
+
 func (s *stream) Err() error {
 	err := s.dec.Err()
 	if err == nil {

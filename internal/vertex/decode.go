@@ -244,6 +244,12 @@ func NewStreamDecoder(body io.ReadCloser, provider string) llm.Stream {
 	return &StreamDecoder{body: body, r: sse.NewReader(body), st: newDecodeState(provider)}
 }
 
+// Ready reports whether Next will return without waiting on the upstream
+// (see llm.Readier).
+func (d *StreamDecoder) Ready() bool {
+	return len(d.queue) > 0 || d.pending != nil || d.done || d.r.Ready()
+}
+
 // Next advances to the next event.
 func (d *StreamDecoder) Next() bool {
 	for len(d.queue) == 0 {
