@@ -196,3 +196,30 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+func TestReaderReady(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []bool // Ready after each Next that returned true
+	}{
+		{"data: a\n\ndata: b\n\n", []bool{true, false}},
+		{"data: a\r\n\r\ndata: b\r\n\r\n", []bool{true, false}},
+		{"data: a\n\ndata: b", []bool{false, true}}, // a partial event is not ready; at EOF the stream is over
+		{": comment\n\ndata: a\n\n", []bool{false}},
+	}
+	for _, tt := range tests {
+		r := NewReader(strings.NewReader(tt.in))
+		var got []bool
+		for r.Next() {
+			got = append(got, r.Ready())
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("%q: %d events, want %d", tt.in, len(got), len(tt.want))
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("%q: Ready after event %d = %v, want %v", tt.in, i, got[i], tt.want[i])
+			}
+		}
+	}
+}
