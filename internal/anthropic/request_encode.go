@@ -40,7 +40,9 @@ import (
 //   - Tool call arguments (JSON text) become the input object; "" becomes
 //     {}; anything else that is not a JSON object is a 400.
 //   - Content of another dialect (llm.PartNative) is a 400; hosted tools of
-//     another dialect and Responses "custom" freeform tools are dropped.
+//     another dialect are dropped. Responses "custom" freeform tools go as
+//     the function llm.Tool.AsFunction makes of them, and their calls in the
+//     history as calls of that function (input {"input": "<raw text>"}).
 //   - temperature, top_p and top_k are not sent for 2026-10-21 or later;
 //     before it, temperature is clamped to [0, 1] (OpenAI clients may send
 //     up to 2; clamping keeps the request working where a 400 would not).
@@ -403,6 +405,10 @@ func (e *requestEncoder) partBlock(path string, p llm.Part, role string) (block,
 			return block{}, nil
 		}
 		tc := p.ToolCall
+		if tc.Type == "custom" { // a freeform tool's call, in its function form
+			fn := tc.AsFunction()
+			tc = &fn
+		}
 		input, err := toolInput(tc.Arguments)
 		if err != nil {
 			return block{}, bad(path, "tool call %q arguments are not a JSON object: %v", tc.Name, err)
@@ -607,6 +613,11 @@ func documentSource(path string, m *llm.Media) (json.RawMessage, error) {
 func (e *requestEncoder) tools() []json.RawMessage {
 	var out []json.RawMessage
 	for _, t := range e.req.Tools {
+		if t.Type == "custom" {
+			// Anthropic has no freeform tools: a custom tool (Codex's
+			// apply_patch) goes as a function taking its input as one string.
+			t = t.AsFunction()
+		}
 		switch t.Type {
 		case "", "function":
 			var o object
@@ -631,7 +642,7 @@ func (e *requestEncoder) tools() []json.RawMessage {
 			out = append(out, o.bytes())
 		default:
 			// Anthropic server tools travel verbatim; hosted tools of other
-			// dialects and Responses "custom" tools have no equivalent here.
+			// dialects have no equivalent here.
 			if e.same && len(t.Native) > 0 {
 				out = append(out, t.Native)
 			}

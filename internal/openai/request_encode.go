@@ -69,9 +69,16 @@ func EncodeChatRequest(call *llm.Call) ([]byte, error) {
 // it), seed, user, and at most 4 stop sequences (OpenAI's limit; an
 // Anthropic client may send more and the rest are dropped).
 //
-// Tools: function and custom tools are sent; hosted tools of
-// another dialect (Tool.Native set, Type neither function nor custom) are
-// dropped, and a tool_choice naming a dropped tool becomes "auto".
+// Tools: function tools are sent. Custom (freeform) tools of a client that
+// spoke Chat Completions itself are passed through as Chat Completions
+// custom tools (same dialect: OpenAI's API has them, and the client reads
+// custom calls back); custom tools from other dialects (the Responses API,
+// Codex's apply_patch) go as the function llm.Tool.AsFunction makes of them
+// (one string parameter "input"), and custom calls in their history as
+// calls of that function, since most OpenAI-compatible servers have no
+// freeform tools. Hosted tools of another dialect (Tool.Native set, Type
+// neither function nor custom) are dropped, and a tool_choice naming a
+// dropped tool becomes "auto".
 //
 // Reasoning: an effort goes as reasoning_effort. A budget (Anthropic
 // thinking.budget_tokens) goes to OpenRouter exactly as
@@ -96,6 +103,7 @@ func EncodeChatRequestFlavor(call *llm.Call, fl Flavor) ([]byte, error) {
 		model: call.Model,
 		same:  req.Native != nil && req.Native.Dialect == llm.DialectOpenAI,
 	}
+	e.nativeCustom = e.same
 	e.anthropic = req.Native != nil && req.Native.Dialect == llm.DialectAnthropic
 	if e.model == "" {
 		e.model = req.Model
@@ -228,6 +236,9 @@ type reqEncoder struct {
 	model     string
 	same      bool // the client spoke OpenAI
 	anthropic bool // the client spoke Anthropic
+	// nativeCustom: custom tools go as Chat Completions custom tools, not
+	// as functions.
+	nativeCustom bool
 }
 
 // anthropicBillingHeader starts the attribution block Claude Code puts first
@@ -523,6 +534,10 @@ func (e *reqEncoder) assistantMessage(out []byte, m llm.Message, parts []llm.Par
 			if i > 0 {
 				out = append(out, ',')
 			}
+			if !e.nativeCustom {
+				fn := tc.AsFunction()
+				tc = &fn
+			}
 			out = appendToolCall(out, tc)
 		}
 		out = append(out, ']')
@@ -603,6 +618,9 @@ func (e *reqEncoder) tools(b *body, req *llm.Request) {
 	kinds := make(map[string]string, len(req.Tools)) // name → function|custom
 	v := []byte{'['}
 	for _, t := range req.Tools {
+		if t.Type == "custom" && !e.nativeCustom {
+			t = t.AsFunction()
+		}
 		switch t.Type {
 		case "", "function":
 			v = appendSep(v)

@@ -424,7 +424,11 @@ func (e *encoder) functionCall(tc *llm.ToolCall, param string) (Part, error) {
 	if tc == nil || tc.Name == "" {
 		return Part{}, llm.InvalidRequest(param, "tool call without a name")
 	}
-	fc := &FunctionCall{Name: tc.Name, Args: argsObject(tc.Arguments)}
+	args := argsObject(tc.Arguments)
+	if tc.Type == "custom" { // a custom tool's call, in its function form
+		args = json.RawMessage(llm.CustomArguments(tc.Arguments))
+	}
+	fc := &FunctionCall{Name: tc.Name, Args: args}
 	if gid, _, ok := ParseToolCallID(tc.ID); ok {
 		fc.ID = gid
 	}
@@ -575,6 +579,11 @@ func (e *encoder) tools() ([]json.RawMessage, bool, error) {
 	var hosted []json.RawMessage
 	nativeGemini := e.req.Native != nil && e.req.Native.Dialect == llm.DialectGemini
 	for i, t := range e.req.Tools {
+		if t.Type == "custom" {
+			// Gemini has no freeform tools: a custom tool (Codex's
+			// apply_patch) goes as a function taking its input as one string.
+			t = t.AsFunction()
+		}
 		switch t.Type {
 		case "", "function":
 			d := FunctionDeclaration{Name: t.Name, Description: t.Description}
@@ -587,7 +596,7 @@ func (e *encoder) tools() ([]json.RawMessage, bool, error) {
 		default:
 			// A Gemini hosted tool (googleSearch, codeExecution…) from a
 			// Gemini-native client is forwarded; hosted tools of other
-			// dialects and freeform custom tools have no Gemini equivalent.
+			// dialects have no Gemini equivalent.
 			if nativeGemini && len(t.Native) > 0 {
 				hosted = append(hosted, t.Native)
 			}
