@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rickyjim626/xjp/internal/event"
 	"github.com/rickyjim626/xjp/internal/llm"
 )
@@ -39,9 +41,10 @@ type Exchange struct {
 	attempts int
 	stream   *meteredStream
 
-	outTokens atomic.Int64 // progress, read by snapshots
-	ttft      atomic.Int64 // nanoseconds since start
-	ended     atomic.Bool
+	outTokens   atomic.Int64 // progress, read by snapshots
+	ttft        atomic.Int64 // nanoseconds since start
+	streamBytes atomic.Int64 // SSE bytes written to the client (AddStreamBytes)
+	ended       atomic.Bool
 }
 
 // Begin starts an exchange and publishes it as in flight.
@@ -55,6 +58,10 @@ func (g *Gateway) Begin(info Info) *Exchange {
 	}
 	return x
 }
+
+// AddStreamBytes adds n bytes written to the client as a stream; End
+// counts them in xjp_stream_bytes_total.
+func (x *Exchange) AddStreamBytes(n int64) { x.streamBytes.Add(n) }
 
 // Attempts is the number of upstream attempts made so far.
 func (x *Exchange) Attempts() int {
@@ -181,10 +188,21 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 	}
 	x.mu.Lock()
 	x.attempts++
+	n := x.attempts
 	x.route = r
 	x.mu.Unlock()
+	if n > 1 {
+		x.g.metrics.retry(r.Provider.Name())
+	}
 
-	actx, cancel := context.WithCancelCause(ctx)
+	// pctx parents the attempt: with tracing on it carries the attempt's
+	// span to the provider (and its HTTP client).
+	pctx := ctx
+	var span trace.Span
+	if x.g.tracer != nil {
+		pctx, span = x.g.startAttempt(ctx, r, n)
+	}
+	actx, cancel := context.WithCancelCause(pctx)
 	var cancelTotal context.CancelFunc = func() {}
 	if r.Timeouts.Total > 0 {
 		actx, cancelTotal = context.WithTimeoutCause(actx, r.Timeouts.Total, errTotalTimeout)
@@ -216,6 +234,7 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 		abort(nil)
 		done(e)
 		x.logAttempt(r, e)
+		endAttempt(span, e, nil)
 		return nil, e, false
 	}
 	if !s.Next() {
@@ -229,10 +248,11 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 		abort(nil)
 		done(e)
 		x.logAttempt(r, e)
+		endAttempt(span, e, nil)
 		return nil, e, false
 	}
 	stopFirstByte()
-	ms := &meteredStream{x: x, s: s, ctx: ctx, actx: actx, route: r, abort: abort, done: done, first: true, idle: r.Timeouts.Idle, req: req}
+	ms := &meteredStream{x: x, s: s, ctx: ctx, actx: actx, route: r, abort: abort, done: done, span: span, first: true, idle: r.Timeouts.Idle, req: req}
 	if ms.idle > 0 {
 		ms.idleTimer = time.AfterFunc(ms.idle, func() { cancel(errIdleTimeout) })
 	}
@@ -243,10 +263,13 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 	return ms, nil, false
 }
 
+// logAttempt logs a failed attempt and counts it in
+// xjp_upstream_errors_total; client cancels are neither.
 func (x *Exchange) logAttempt(r *Route, e *llm.Error) {
 	if e.Kind == llm.KindCallerCanceled {
 		return
 	}
+	x.g.metrics.upstreamError(r.Provider.Name(), e.Kind)
 	x.g.log.Warn("upstream attempt failed", "request_id", x.info.ID, "route", r.Name(), "kind", e.Kind, "status", e.UpstreamStatus, "error", e.Error())
 }
 

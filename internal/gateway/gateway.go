@@ -23,7 +23,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rickyjim626/xjp/internal/event"
 	"github.com/rickyjim626/xjp/internal/llm"
@@ -62,6 +64,12 @@ type Options struct {
 	Logger        *slog.Logger
 	// ProgressEvery throttles request progress events (default 250ms).
 	ProgressEvery time.Duration
+	// Metrics, when set, is the registry the gateway's Prometheus
+	// collectors are registered on (see metrics.go); nil: no metrics.
+	Metrics prometheus.Registerer
+	// TracerProvider, when set, makes a span per upstream attempt (see
+	// tracing.go); nil: tracing off, at the cost of a nil check.
+	TracerProvider trace.TracerProvider
 	// Now and Rand are for tests.
 	Now  func() time.Time
 	Rand *rand.Rand
@@ -78,6 +86,8 @@ type Gateway struct {
 	log      *slog.Logger
 	progress time.Duration
 	now      func() time.Time
+	metrics  *metrics     // nil: no metrics
+	tracer   trace.Tracer // nil: no tracing
 
 	rndMu sync.Mutex // guards rnd
 	rnd   *rand.Rand
@@ -122,6 +132,12 @@ func New(o Options) *Gateway {
 		o.Table = NewTable(nil, nil)
 	}
 	g.SetTable(o.Table)
+	if o.Metrics != nil {
+		g.metrics = newMetrics(g, o.Metrics)
+	}
+	if o.TracerProvider != nil {
+		g.tracer = o.TracerProvider.Tracer(tracerName)
+	}
 	return g
 }
 
@@ -192,6 +208,11 @@ func (g *Gateway) Resolve(name string) (*Model, error) {
 	if len(m.Routes) == 0 {
 		return nil, &llm.Error{Kind: llm.KindGatewayNoUpstream, Status: http.StatusServiceUnavailable,
 			Message: fmt.Sprintf("the model %q has no routes", name)}
+	}
+	if m.Direct {
+		// A "provider/model" route is made per lookup: give it the
+		// breaker of its name (shared with a table route of that name).
+		m.Routes[0].breaker = g.breakerFor(m.Routes[0].Name())
 	}
 	return m, nil
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/rickyjim626/xjp/internal/event"
 	"github.com/rickyjim626/xjp/internal/llm"
 )
@@ -25,6 +27,7 @@ type meteredStream struct {
 
 	done     func(error) // breaker outcome
 	doneOnce sync.Once
+	span     trace.Span // the attempt's span; nil when tracing is off
 
 	first     bool // the peeked first event is pending
 	idle      time.Duration
@@ -118,10 +121,16 @@ func (m *meteredStream) report(err error) {
 			m.x.logAttempt(m.route, llm.AsError(err))
 		}
 		m.done(err)
+		endAttempt(m.span, err, &m.usage)
 	})
 }
 
 func (m *meteredStream) Event() llm.Event { return m.s.Event() }
+
+// Ready reports whether Next will return without waiting on the upstream.
+func (m *meteredStream) Ready() bool {
+	return m.first || m.err != nil || m.finished || llm.Ready(m.s)
+}
 
 func (m *meteredStream) Err() error {
 	if m.err == nil {
@@ -198,6 +207,9 @@ func (x *Exchange) End(status int, err error) llm.UsageRecord {
 
 	if g.usage != nil {
 		g.usage.RecordUsage(rec)
+	}
+	if g.metrics != nil {
+		g.metrics.end(g.modelLabel(m, x.info.Model), &rec, e, x.streamBytes.Load())
 	}
 	if g.events.HasSubscribers() {
 		snap := x.snapshot()
