@@ -89,6 +89,15 @@ func NewClient(o ClientOptions) *Client {
 	return c
 }
 
+// Redact removes the provider's API key from s (upstream error messages
+// sometimes echo it); see gateway.Redactor.
+func (c *Client) Redact(s string) string {
+	if c.key == "" || len(c.key) < 8 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.key, "[REDACTED]")
+}
+
 // Name returns the provider's configured name.
 func (c *Client) Name() string { return c.name }
 

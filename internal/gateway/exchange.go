@@ -276,6 +276,19 @@ func (x *Exchange) logAttempt(r *Route, e *llm.Error) {
 // classify turns an attempt's error into an *llm.Error, telling our own
 // timeouts apart from a client that went away.
 func (x *Exchange) classify(client, attempt context.Context, r *Route, err error) *llm.Error {
+	e := x.classifyKind(client, attempt, r, err)
+	if red, ok := r.Provider.(Redactor); ok && e.Message != "" {
+		if m := red.Redact(e.Message); m != e.Message {
+			c := *e
+			c.Message = m
+			e = &c
+		}
+	}
+	return e
+}
+
+// classifyKind does classify's work, before redaction.
+func (x *Exchange) classifyKind(client, attempt context.Context, r *Route, err error) *llm.Error {
 	if client.Err() != nil {
 		return &llm.Error{Kind: llm.KindCallerCanceled, Status: 499, Message: "client closed the request", Err: err}
 	}

@@ -125,8 +125,14 @@ func New(o Options) *Gateway {
 	if g.progress == 0 {
 		g.progress = 250 * time.Millisecond
 	}
-	if g.bset.OpenFor == 0 {
+	if g.bset.OpenFor <= 0 {
 		g.bset.OpenFor = 30 * time.Second
+	}
+	if g.bset.FailureThreshold <= 0 {
+		g.bset.FailureThreshold = 5
+	}
+	if g.bset.HalfOpenSuccesses <= 0 {
+		g.bset.HalfOpenSuccesses = 2
 	}
 	if o.Table == nil {
 		o.Table = NewTable(nil, nil)

@@ -566,3 +566,36 @@ func TestFirstByteTimeoutSkipsNonStream(t *testing.T) {
 		t.Fatalf("%v %v", resp, err)
 	}
 }
+
+type redactingFake struct{ *fake }
+
+func (r redactingFake) Redact(s string) string { return strings.ReplaceAll(s, "sk-secret-provider-key", "[REDACTED]") }
+
+// An upstream error that echoes the provider's key never reaches the client
+// with the key in it.
+func TestProviderKeyRedacted(t *testing.T) {
+	leak := llm.FromStatus("p", 401, "Incorrect API key provided: sk-secret-provider-key")
+	p := redactingFake{&fake{name: "p", script: []step{{err: leak}}}}
+	g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
+	_, err, _ := run(t, g, context.Background())
+	if err == nil || strings.Contains(err.Error(), "sk-secret-provider-key") || !strings.Contains(err.Error(), "[REDACTED]") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestBreakerDefaults(t *testing.T) {
+	p := &fake{name: "p", script: []step{{err: upstreamErr(500)}}}
+	r := &Route{Provider: p, Model: "a", MaxRetries: 0}
+	g := New(Options{Table: NewTable([]*Model{{Name: "m", Routes: []*Route{r}}}, map[string]Provider{"p": p}),
+		Retry: Retry{BaseBackoff: time.Millisecond}})
+	for range 4 {
+		run(t, g, context.Background())
+	}
+	if st := stateOf(g, "p/a"); st.State != "closed" {
+		t.Fatalf("breaker %s after 4 failures; the default threshold is 5", st.State)
+	}
+	run(t, g, context.Background())
+	if st := stateOf(g, "p/a"); st.State != "open" {
+		t.Fatalf("breaker %s after 5 failures", st.State)
+	}
+}

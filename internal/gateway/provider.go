@@ -19,6 +19,13 @@ type Provider interface {
 	Stream(ctx context.Context, call *llm.Call) (llm.Stream, error)
 }
 
+// Redactor is an optional Provider capability: Redact removes the
+// provider's secrets (its API key) from text that may reach a client or a
+// log, such as an upstream error message that echoes the key back.
+type Redactor interface {
+	Redact(s string) string
+}
+
 // TokenCounter is an optional Provider capability: exact input token counts
 // from the upstream (Anthropic's count_tokens).
 type TokenCounter interface {

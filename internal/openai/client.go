@@ -81,6 +81,15 @@ func NewClient(o ClientOptions) *Client {
 	return c
 }
 
+// Redact removes the provider's API key from s (upstream error messages
+// sometimes echo it); see gateway.Redactor.
+func (c *Client) Redact(s string) string {
+	if c.apiKey == "" || len(c.apiKey) < 8 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.apiKey, "[REDACTED]")
+}
+
 // Name returns the provider's configured name.
 func (c *Client) Name() string { return c.name }
 

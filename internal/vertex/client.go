@@ -207,6 +207,15 @@ func tokenSourceFromJSON(ctx context.Context, b []byte, margin time.Duration) (o
 	return oauth2.ReuseTokenSourceWithExpiry(nil, creds.TokenSource, margin), creds.ProjectID, nil
 }
 
+// Redact removes the provider's API key from s (upstream error messages
+// sometimes echo it); see gateway.Redactor.
+func (c *Client) Redact(s string) string {
+	if c.apiKey == "" || len(c.apiKey) < 8 {
+		return s
+	}
+	return strings.ReplaceAll(s, c.apiKey, "[REDACTED]")
+}
+
 // Name returns the provider's configured name.
 func (c *Client) Name() string { return c.name }
 
