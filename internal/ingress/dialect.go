@@ -6,6 +6,7 @@ import (
 	"github.com/rickyjim626/xjp/internal/anthropic"
 	"github.com/rickyjim626/xjp/internal/llm"
 	"github.com/rickyjim626/xjp/internal/openai"
+	"github.com/rickyjim626/xjp/internal/vertex"
 )
 
 // meta identifies a response to the client.
@@ -13,9 +14,12 @@ type meta struct {
 	ID      string
 	Model   string // the model name the client asked for
 	Created int64  // unix seconds
+	// Request is the decoded request: some formats echo it (Responses) or
+	// map tools back through it (custom tools).
+	Request *llm.Request
 }
 
-// streamEncoder turns llm events into a dialect's SSE bytes.
+// streamEncoder turns llm events into a dialect's stream bytes.
 type streamEncoder interface {
 	Encode(dst []byte, ev llm.Event) []byte
 	End(dst []byte) []byte
@@ -23,12 +27,14 @@ type streamEncoder interface {
 
 // dialect is one client wire format: its codecs, adapted to one shape.
 type dialect struct {
-	name     string // endpoint label: "chat", "messages"
+	name     string // endpoint label: "chat", "messages", "responses", "gemini"
 	idPrefix string
 	decode   func(body []byte) (*llm.Request, error)
 	response func(resp *llm.Response, m meta) []byte
-	stream   func(m meta, req *llm.Request) streamEncoder
+	stream   func(m meta) streamEncoder
 	error    func(e *llm.Error) []byte
+	// streamType is the Content-Type of a stream; "" is text/event-stream.
+	streamType string
 }
 
 var chatDialect = &dialect{
@@ -38,10 +44,23 @@ var chatDialect = &dialect{
 	response: func(resp *llm.Response, m meta) []byte {
 		return openai.EncodeChatResponse(resp, openai.ResponseMeta{ID: m.ID, Model: m.Model, Created: m.Created})
 	},
-	stream: func(m meta, req *llm.Request) streamEncoder {
-		return openai.NewChatStreamEncoder(openai.ResponseMeta{ID: m.ID, Model: m.Model, Created: m.Created}, req.IncludeUsage)
+	stream: func(m meta) streamEncoder {
+		return openai.NewChatStreamEncoder(openai.ResponseMeta{ID: m.ID, Model: m.Model, Created: m.Created}, m.Request.IncludeUsage)
 	},
 	error: openai.EncodeError,
+}
+
+var responsesDialect = &dialect{
+	name:     "responses",
+	idPrefix: "resp_",
+	decode:   openai.DecodeResponsesRequest,
+	response: func(resp *llm.Response, m meta) []byte {
+		return openai.EncodeResponsesResponse(resp, openai.ResponsesMeta{ID: m.ID, Model: m.Model, Created: m.Created, Request: m.Request})
+	},
+	stream: func(m meta) streamEncoder {
+		return openai.NewResponsesStreamEncoder(openai.ResponsesMeta{ID: m.ID, Model: m.Model, Created: m.Created, Request: m.Request})
+	},
+	error: openai.EncodeResponsesError,
 }
 
 var messagesDialect = &dialect{
@@ -51,16 +70,48 @@ var messagesDialect = &dialect{
 	response: func(resp *llm.Response, m meta) []byte {
 		return anthropic.EncodeMessagesResponse(resp, anthropic.ResponseMeta{ID: m.ID, Model: m.Model})
 	},
-	stream: func(m meta, req *llm.Request) streamEncoder {
+	stream: func(m meta) streamEncoder {
 		return anthropic.NewMessagesStreamEncoder(anthropic.ResponseMeta{ID: m.ID, Model: m.Model})
 	},
 	error: anthropic.EncodeError,
 }
 
+// geminiErrors is the Gemini dialect as far as errors go, for middleware
+// that answers before the model and method are known.
+var geminiErrors = &dialect{name: "gemini", error: vertex.EncodeGoogleError}
+
+// geminiDialect is the Gemini format for one request: the model comes from
+// the path, and streamGenerateContent streams SSE with ?alt=sse and a JSON
+// array without it.
+func geminiDialect(model string, stream, sse bool) *dialect {
+	d := &dialect{
+		name: "gemini",
+		decode: func(body []byte) (*llm.Request, error) {
+			req, err := vertex.DecodeGenerateContentRequest(model, body)
+			if err == nil {
+				req.Stream = stream
+			}
+			return req, err
+		},
+		response: func(resp *llm.Response, m meta) []byte { return vertex.EncodeGenerateContentResponse(resp, m.Model) },
+		stream:   func(m meta) streamEncoder { return vertex.NewGenerateContentStreamEncoder(m.Model, sse) },
+		error:    vertex.EncodeGoogleError,
+	}
+	if !sse {
+		d.streamType = "application/json"
+	}
+	return d
+}
+
 // dialectFor guesses the dialect of an unknown path, for its 404.
 func dialectFor(path string) *dialect {
-	if strings.HasPrefix(path, "/v1/messages") {
+	switch {
+	case strings.HasPrefix(path, "/v1/messages"):
 		return messagesDialect
+	case strings.HasPrefix(path, "/v1/responses"):
+		return responsesDialect
+	case strings.HasPrefix(path, "/v1beta/"):
+		return geminiErrors
 	}
 	return chatDialect
 }

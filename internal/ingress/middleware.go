@@ -238,8 +238,18 @@ func (s *Server) handleCORS(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// bearer extracts the API key from Authorization: Bearer or x-api-key.
+// bearer extracts the API key from Authorization: Bearer or x-api-key, and
+// on the Gemini paths (/v1beta/) also from x-goog-api-key or ?key=, as
+// Google's SDKs send it.
 func bearer(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/v1beta/") {
+		if v := r.Header.Get("X-Goog-Api-Key"); v != "" {
+			return strings.TrimSpace(v)
+		}
+		if v := r.URL.Query().Get("key"); v != "" {
+			return v
+		}
+	}
 	if v := r.Header.Get("Authorization"); v != "" {
 		if scheme, tok, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
 			return strings.TrimSpace(tok)

@@ -21,6 +21,12 @@ const maxCoalesce = 32 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// modelNotAllowed is the 403 for a model outside a key's scope.
+func modelNotAllowed(key *Key, model string) *llm.Error {
+	return &llm.Error{Kind: llm.KindPolicyAuth, Status: http.StatusForbidden, Code: "model_not_allowed", Param: "model",
+		Message: fmt.Sprintf("the API key %q may not use the model %q", key.Name, model)}
+}
+
 // readBody reads the whole request body (the upstream call starts only
 // once it is complete: handing a live body on caused cut streams under load
 // in a peer gateway) and maps an oversized body to a 413.
@@ -66,8 +72,7 @@ func (s *Server) serveModel(d *dialect) http.HandlerFunc {
 			return
 		}
 		if !key.Allows(m.Name) {
-			s.writeError(w, r, d, &llm.Error{Kind: llm.KindPolicyAuth, Status: http.StatusForbidden, Code: "model_not_allowed", Param: "model",
-				Message: fmt.Sprintf("the API key %q may not use the model %q", key.Name, m.Name)})
+			s.writeError(w, r, d, modelNotAllowed(key, m.Name))
 			return
 		}
 
@@ -108,9 +113,9 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, d *dialect, x 
 		s.writeError(w, r, d, err)
 		return 0, err
 	}
-	mt := meta{ID: d.idPrefix + randomID(), Model: req.Model, Created: s.now().Unix()}
+	mt := meta{ID: d.idPrefix + randomID(), Model: req.Model, Created: s.now().Unix(), Request: req}
 	if req.Stream {
-		return s.writeStream(w, d, mt, req, stream)
+		return s.writeStream(w, d, mt, stream)
 	}
 	resp, err := llm.Collect(stream)
 	if err != nil {
@@ -129,12 +134,15 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, d *dialect, x 
 // writeStream relays the stream as SSE. After the first byte nothing is
 // retried: an upstream failure becomes an error event in the client's
 // format.
-func (s *Server) writeStream(w http.ResponseWriter, d *dialect, mt meta, req *llm.Request, stream llm.Stream) (int, error) {
+func (s *Server) writeStream(w http.ResponseWriter, d *dialect, mt meta, stream llm.Stream) (int, error) {
 	defer stream.Close()
 	sse.SetHeaders(w.Header())
+	if d.streamType != "" {
+		w.Header().Set("Content-Type", d.streamType)
+	}
 	w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(w)
-	enc := d.stream(mt, req)
+	enc := d.stream(mt)
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := (*bp)[:0]
@@ -245,10 +253,22 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if key := KeyFrom(r.Context()); !key.Allows(m.Name) {
-		s.writeError(w, r, d, &llm.Error{Kind: llm.KindPolicyAuth, Status: http.StatusForbidden, Code: "model_not_allowed", Param: "model",
-			Message: fmt.Sprintf("the API key %q may not use the model %q", key.Name, m.Name)})
+		s.writeError(w, r, d, modelNotAllowed(key, m.Name))
 		return
 	}
+	n, err := s.countInput(r, m, req)
+	if err != nil {
+		s.writeError(w, r, d, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(anthropic.EncodeCountTokensResponse(n))
+}
+
+// countInput counts a request's input tokens: exactly, from the first route
+// whose upstream counts (Anthropic), else locally with a real tokenizer —
+// never a made-up zero.
+func (s *Server) countInput(r *http.Request, m *gateway.Model, req *llm.Request) (int64, error) {
 	for _, rt := range m.Routes {
 		tc, ok := rt.Provider.(gateway.TokenCounter)
 		if !ok {
@@ -256,22 +276,17 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := tc.CountTokens(r.Context(), &llm.Call{Request: req, Model: rt.Model, Headers: rt.Headers})
 		if err == nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write(anthropic.EncodeCountTokensResponse(n))
-			return
+			return n, nil
 		}
 		if e := llm.AsError(err); e.Kind == llm.KindCallerInvalid && e.Code != "count_tokens_unsupported" {
-			s.writeError(w, r, d, e)
-			return
+			return 0, e
 		}
 		s.log.Debug("upstream count_tokens failed; counting locally", "route", rt.Name(), "error", err)
 	}
 	if s.count == nil {
-		s.writeError(w, r, d, &llm.Error{Kind: llm.KindGatewayInternal, Status: http.StatusNotImplemented, Message: "token counting is not available"})
-		return
+		return 0, &llm.Error{Kind: llm.KindGatewayInternal, Status: http.StatusNotImplemented, Message: "token counting is not available"}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(anthropic.EncodeCountTokensResponse(s.count(req)))
+	return s.count(req), nil
 }
 
 // models lists the logical models: OpenAI's list format, or Anthropic's
