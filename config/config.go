@@ -145,6 +145,10 @@ type Limits struct {
 	// DefaultDailyTokens is the daily token quota per key (input + output).
 	// Default 0: unlimited. Env XJP_LIMITS_DEFAULT_DAILY_TOKENS.
 	DefaultDailyTokens int64 `mapstructure:"default_daily_tokens"`
+	// TenantDailyTokens is the daily token quota shared by all keys of one
+	// tenant (keys created with --tenant), on top of each key's own quota.
+	// Default 0: unlimited. Env XJP_LIMITS_TENANT_DAILY_TOKENS.
+	TenantDailyTokens int64 `mapstructure:"tenant_daily_tokens"`
 }
 
 // Retry is the retry policy of one route before the first byte has been sent

@@ -113,6 +113,7 @@ func TestEnvOverrides(t *testing.T) {
 		{"XJP_LIMITS_DEFAULT_RPM", "120", `limits.default_rpm = 120`},
 		{"XJP_LIMITS_DEFAULT_BURST", "7", `limits.default_burst = 7`},
 		{"XJP_LIMITS_DEFAULT_DAILY_TOKENS", "5000000", `limits.default_daily_tokens = 5000000`},
+		{"XJP_LIMITS_TENANT_DAILY_TOKENS", "9000000", `limits.tenant_daily_tokens = 9000000`},
 		{"XJP_RETRY_MAX_RETRIES", "0", `retry.max_retries = 0`},
 		{"XJP_RETRY_BASE_BACKOFF", "100ms", `retry.base_backoff = 100ms`},
 		{"XJP_RETRY_MAX_BACKOFF", "10s", `retry.max_backoff = 10s`},

@@ -31,6 +31,7 @@ var settings = []setting{
 	{"limits.default_rpm", 60},
 	{"limits.default_burst", 10},
 	{"limits.default_daily_tokens", int64(0)},
+	{"limits.tenant_daily_tokens", int64(0)},
 
 	{"retry.max_retries", 2},
 	{"retry.base_backoff", 250 * time.Millisecond},

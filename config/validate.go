@@ -156,6 +156,9 @@ func (c *Config) checkSections(k *checker) {
 	if l.DefaultDailyTokens < 0 {
 		k.add("limits.default_daily_tokens", "must not be negative (0 means unlimited), got %d", l.DefaultDailyTokens)
 	}
+	if l.TenantDailyTokens < 0 {
+		k.add("limits.tenant_daily_tokens", "must not be negative (0 means unlimited), got %d", l.TenantDailyTokens)
+	}
 
 	r := c.Retry
 	if r.MaxRetries < 0 {

@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/rickyjim626/xjp/config"
 	"github.com/rickyjim626/xjp/internal/event"
 	"github.com/rickyjim626/xjp/internal/gateway"
 	"github.com/rickyjim626/xjp/internal/ingress"
+	"github.com/rickyjim626/xjp/internal/limit"
 	"github.com/rickyjim626/xjp/internal/llm"
 	"github.com/rickyjim626/xjp/internal/store"
 )
@@ -119,6 +121,8 @@ type server struct {
 	events  *event.Broker
 	gw      *gateway.Gateway
 	keys    *ingress.KeyCache
+	limiter *limit.Limiter
+	redis   *redis.Client // nil without redis.url
 	status  *statusTracker
 	tracing *tracing // nil: off
 	http    *http.Server
@@ -181,6 +185,7 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keys.Run(bg) })
+	wg.Go(func() { s.limiter.Run(bg) })
 	wg.Go(func() { s.status.Run(bg) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // before Ready: a SIGHUP from then on reloads
@@ -210,6 +215,9 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	defer cancel()
 	if err := s.usage.Close(flushCtx); err != nil {
 		log.Error("flushing usage records failed", "error", err, "dropped", s.usage.Dropped())
+	}
+	if s.redis != nil {
+		s.redis.Close()
 	}
 	if err := s.tracing.close(flushCtx); err != nil {
 		log.Warn("flushing trace spans failed", "error", err)
@@ -278,6 +286,10 @@ func newServer(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		Touch:  st.TouchKeys,
 		Logger: log,
 	})
+	if s.limiter, s.redis, err = newLimiter(cfg, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.status = newStatusTracker(statusOptions{
 		Version: Version, Started: time.Now(), Gateway: s.gw, Events: s.events, Spend: storeSpend(st), Logger: log,
 	})
@@ -286,6 +298,7 @@ func newServer(ctx context.Context, cfg *config.Config, getenv func(string) stri
 	handler := ingress.New(ingress.Options{
 		Gateway:      s.gw,
 		Keys:         s.keys,
+		Limiter:      limiterAdapter{l: s.limiter, limits: s.currentLimits},
 		Logger:       log,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		CORSOrigins:  cfg.Server.CORSOrigins,

@@ -24,6 +24,21 @@ type Info struct {
 	Endpoint string // "chat", "messages", "responses", "gemini"
 	Model    string
 	Stream   bool
+	// Budget, when set, meters the request's tokens against quotas while
+	// it streams.
+	Budget Budget
+}
+
+// Budget meters one request's tokens against quotas (see internal/limit).
+type Budget interface {
+	// Charge adds tokens as they stream (input once known, output as it
+	// arrives). It returns false once a quota is crossed: the stream is
+	// then ended cleanly — open blocks closed, finish reason "length",
+	// usage — rather than cut.
+	Charge(tokens int64) bool
+	// Settle is called once, when the exchange ends, with what was charged
+	// and the request's real token total, so each token counts once.
+	Settle(charged, actual int64)
 }
 
 // Exchange is one client request's life in the gateway: Begin, then Open
@@ -252,7 +267,8 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 		return nil, e, false
 	}
 	stopFirstByte()
-	ms := &meteredStream{x: x, s: s, ctx: ctx, actx: actx, route: r, abort: abort, done: done, span: span, first: true, idle: r.Timeouts.Idle, req: req}
+	ms := &meteredStream{x: x, s: s, ctx: ctx, actx: actx, route: r, abort: abort, done: done, span: span, first: true, idle: r.Timeouts.Idle, req: req,
+		budget: x.info.Budget}
 	if ms.idle > 0 {
 		ms.idleTimer = time.AfterFunc(ms.idle, func() { cancel(errIdleTimeout) })
 	}

@@ -569,7 +569,9 @@ func TestFirstByteTimeoutSkipsNonStream(t *testing.T) {
 
 type redactingFake struct{ *fake }
 
-func (r redactingFake) Redact(s string) string { return strings.ReplaceAll(s, "sk-secret-provider-key", "[REDACTED]") }
+func (r redactingFake) Redact(s string) string {
+	return strings.ReplaceAll(s, "sk-secret-provider-key", "[REDACTED]")
+}
 
 // An upstream error that echoes the provider's key never reaches the client
 // with the key in it.
@@ -597,5 +599,85 @@ func TestBreakerDefaults(t *testing.T) {
 	run(t, g, context.Background())
 	if st := stateOf(g, "p/a"); st.State != "open" {
 		t.Fatalf("breaker %s after 5 failures", st.State)
+	}
+}
+
+type testBudget struct {
+	quota, used     int64
+	charged, actual int64
+	settled         int
+}
+
+func (b *testBudget) Charge(n int64) bool { b.used += n; return b.used <= b.quota }
+func (b *testBudget) Settle(charged, actual int64) {
+	b.settled++
+	b.charged, b.actual = charged, actual
+}
+
+// A stream that crosses its token quota ends cleanly: the current delta is
+// delivered, open blocks are stopped, the finish reason is "length" and the
+// usage follows; the upstream is released; the budget is settled once.
+func TestBudgetEndsStreamCleanly(t *testing.T) {
+	evs := []llm.Event{{Type: llm.EventStart, ID: "x", Model: "m", Usage: &llm.Usage{InputTokens: 10}},
+		{Type: llm.EventBlockStart, Index: 0, Block: &llm.Block{Type: llm.BlockText}}}
+	for range 50 {
+		evs = append(evs, llm.Event{Type: llm.EventTextDelta, Index: 0, Text: strings.Repeat("a", 40)}) // ~10 tokens each
+	}
+	evs = append(evs, llm.Event{Type: llm.EventBlockStop, Index: 0}, llm.Event{Type: llm.EventFinish, Finish: llm.FinishStop},
+		llm.Event{Type: llm.EventUsage, Usage: &llm.Usage{InputTokens: 10, OutputTokens: 500}})
+	p := &fake{name: "p", script: []step{{evs: evs}}}
+	g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
+	b := &testBudget{quota: 100}
+	x := g.Begin(Info{ID: "req", Model: "m", Stream: true, Budget: b})
+	m, _ := g.Resolve("m")
+	s, err := x.Open(context.Background(), m, &llm.Request{Model: "m", Stream: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []llm.EventType
+	deltas := 0
+	for s.Next() {
+		ev := s.Event()
+		types = append(types, ev.Type)
+		if ev.Type == llm.EventTextDelta {
+			deltas++
+		}
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("err = %v, want a clean end", err)
+	}
+	s.Close()
+	rec := x.End(0, nil)
+	n := len(types)
+	if n < 3 || types[n-3] != llm.EventBlockStop || types[n-2] != llm.EventFinish || types[n-1] != llm.EventUsage {
+		t.Fatalf("stream ended with %v, want block_stop, finish, usage", types[max(0, n-4):])
+	}
+	if deltas < 8 || deltas > 12 {
+		t.Errorf("%d deltas delivered; the quota of 100 tokens allows about 9", deltas)
+	}
+	if rec.Status != 200 || rec.ErrorKind != llm.KindPolicyBudget || !rec.Usage.Estimated {
+		t.Errorf("usage record %+v", rec)
+	}
+	if b.settled != 1 || b.charged != b.used || b.actual != rec.Usage.TotalTokens() {
+		t.Errorf("budget: settled %d charged %d (used %d) actual %d, record total %d", b.settled, b.charged, b.used, b.actual, rec.Usage.TotalTokens())
+	}
+}
+
+// A quota crossed only by the final usage of a finished answer does not cut
+// it.
+func TestBudgetOverrunAtEndKeepsAnswer(t *testing.T) {
+	p := &fake{name: "p", script: []step{{evs: okEvents("hi", llm.Usage{InputTokens: 500, OutputTokens: 5})}}}
+	g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
+	b := &testBudget{quota: 100}
+	x := g.Begin(Info{ID: "req", Model: "m", Budget: b})
+	m, _ := g.Resolve("m")
+	s, _ := x.Open(context.Background(), m, &llm.Request{Model: "m"})
+	resp, err := llm.Collect(s)
+	rec := x.End(0, err)
+	if err != nil || resp.FinishReason != llm.FinishStop || rec.ErrorKind != "" {
+		t.Fatalf("resp %+v err %v kind %q", resp, err, rec.ErrorKind)
+	}
+	if b.actual != 505 || b.settled != 1 {
+		t.Errorf("settled actual %d (%d times), want 505 once", b.actual, b.settled)
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,11 +42,31 @@ type meteredStream struct {
 	lastProgress time.Time
 	err          *llm.Error
 	finished     bool // the upstream ended cleanly
+
+	cur  llm.Event   // the current event
+	open []int       // indexes of blocks started and not stopped
+	tail []llm.Event // closing events of a stream cut by a quota
+
+	budget  Budget
+	charged int64 // tokens charged to the budget
+	overrun bool  // the budget refused: end after the current event
+	cut     bool  // the stream was ended by the budget
 }
+
+// chargeEvery batches budget charges: a quota check per few tokens, not
+// per token.
+const chargeEvery = 16
 
 func (m *meteredStream) Next() bool {
 	if m.first {
 		m.first = false
+		return true
+	}
+	if m.overrun && !m.cut {
+		m.endForBudget()
+	}
+	if len(m.tail) > 0 {
+		m.cur, m.tail = m.tail[0], m.tail[1:]
 		return true
 	}
 	if m.err != nil || m.finished {
@@ -72,6 +93,15 @@ func (m *meteredStream) Next() bool {
 }
 
 func (m *meteredStream) observe(ev llm.Event) {
+	m.cur = ev
+	switch ev.Type {
+	case llm.EventBlockStart:
+		m.open = append(m.open, ev.Index)
+	case llm.EventBlockStop:
+		if i := slices.Index(m.open, ev.Index); i >= 0 {
+			m.open = slices.Delete(m.open, i, i+1)
+		}
+	}
 	switch ev.Type {
 	case llm.EventTextDelta, llm.EventThinkingDelta, llm.EventToolArgsDelta:
 		m.delta(int64(len(ev.Text)))
@@ -83,10 +113,12 @@ func (m *meteredStream) observe(ev llm.Event) {
 		if ev.Usage != nil {
 			m.usage, m.haveUsage = *ev.Usage, true
 			m.x.outTokens.Store(ev.Usage.OutputTokens)
+			m.charge(true)
 		}
 	case llm.EventStart:
 		if ev.Usage != nil {
 			m.usage, m.haveUsage = *ev.Usage, true
+			m.charge(true)
 		}
 	case llm.EventFinish:
 		m.finish = ev.Finish
@@ -103,6 +135,7 @@ func (m *meteredStream) delta(n int64) {
 	if !m.haveUsage || m.usage.OutputTokens == 0 {
 		x.outTokens.Store(estimateTokens(m.outChars))
 	}
+	m.charge(false)
 	if g := x.g; g.events.HasSubscribers() {
 		if now := g.now(); now.Sub(m.lastProgress) >= g.progress {
 			m.lastProgress = now
@@ -110,6 +143,54 @@ func (m *meteredStream) delta(n int64) {
 			g.events.Publish(event.Event{Kind: event.RequestProgress, Request: &r})
 		}
 	}
+}
+
+// tokensSoFar is the request's tokens as known now: reported input, and
+// the larger of reported and streamed output.
+func (m *meteredStream) tokensSoFar() int64 {
+	return m.usage.PromptTokens() + max(m.usage.OutputTokens, estimateTokens(m.outChars))
+}
+
+// charge tells the budget about new tokens, every chargeEvery tokens (or
+// at once when force, on usage reports).
+func (m *meteredStream) charge(force bool) {
+	if m.budget == nil || m.overrun {
+		return
+	}
+	n := m.tokensSoFar() - m.charged
+	if n <= 0 || !force && n < chargeEvery {
+		return
+	}
+	m.charged += n
+	// A quota crossed by the final usage report of a finished answer
+	// leaves the answer whole; the overrun is settled, not cut.
+	if !m.budget.Charge(n) && m.finish == "" {
+		m.overrun = true
+	}
+}
+
+// endForBudget ends a stream whose quota ran out: the upstream is released
+// and the client gets a proper ending — every open block stopped, finish
+// reason "length", the usage so far — instead of a cut.
+func (m *meteredStream) endForBudget() {
+	m.cut = true
+	if m.idleTimer != nil {
+		m.idleTimer.Stop()
+	}
+	for i := len(m.open) - 1; i >= 0; i-- {
+		m.tail = append(m.tail, llm.Event{Type: llm.EventBlockStop, Index: m.open[i]})
+	}
+	m.open = nil
+	u := m.usage
+	if est := estimateTokens(m.outChars); est > u.OutputTokens {
+		u.OutputTokens, u.Estimated = est, true
+	}
+	m.usage, m.haveUsage = u, true
+	m.tail = append(m.tail, llm.Event{Type: llm.EventFinish, Finish: llm.FinishLength}, llm.Event{Type: llm.EventUsage, Usage: &u})
+	m.finished = true
+	m.report(&llm.Error{Kind: llm.KindPolicyBudget, Status: http.StatusTooManyRequests, Message: "token quota reached"})
+	m.s.Close()
+	m.abort(nil)
 }
 
 // estimateTokens guesses tokens from bytes of output: about four a token.
@@ -125,11 +206,11 @@ func (m *meteredStream) report(err error) {
 	})
 }
 
-func (m *meteredStream) Event() llm.Event { return m.s.Event() }
+func (m *meteredStream) Event() llm.Event { return m.cur }
 
 // Ready reports whether Next will return without waiting on the upstream.
 func (m *meteredStream) Ready() bool {
-	return m.first || m.err != nil || m.finished || llm.Ready(m.s)
+	return m.first || m.overrun || len(m.tail) > 0 || m.err != nil || m.finished || llm.Ready(m.s)
 }
 
 func (m *meteredStream) Err() error {
@@ -192,6 +273,16 @@ func (x *Exchange) End(status int, err error) llm.UsageRecord {
 	}
 	if ms != nil {
 		rec.Usage = ms.billedUsage(g)
+		if ms.cut && rec.ErrorKind == "" {
+			rec.ErrorKind = llm.KindPolicyBudget // ended early by a token quota
+		}
+	}
+	if b := x.info.Budget; b != nil {
+		var charged int64
+		if ms != nil {
+			charged = ms.charged
+		}
+		b.Settle(charged, rec.Usage.TotalTokens())
 	}
 	if m != nil && rec.Usage.CostUSD == nil && m.Price != nil {
 		c := m.Price.Cost(rec.Usage)

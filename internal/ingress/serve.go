@@ -21,6 +21,14 @@ const maxCoalesce = 32 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// budget is the key's token budget, if a limiter is set.
+func (s *Server) budget(key *Key) gateway.Budget {
+	if s.limiter == nil {
+		return nil
+	}
+	return s.limiter.Budget(key)
+}
+
 // modelNotAllowed is the 403 for a model outside a key's scope.
 func modelNotAllowed(key *Key, model string) *llm.Error {
 	return &llm.Error{Kind: llm.KindPolicyAuth, Status: http.StatusForbidden, Code: "model_not_allowed", Param: "model",
@@ -78,7 +86,7 @@ func (s *Server) serveModel(d *dialect) http.HandlerFunc {
 
 		x := s.gw.Begin(gateway.Info{
 			ID: RequestID(r.Context()), KeyID: key.ID, KeyName: key.Name, Tenant: key.Tenant,
-			Endpoint: d.name, Model: req.Model, Stream: req.Stream,
+			Endpoint: d.name, Model: req.Model, Stream: req.Stream, Budget: s.budget(key),
 		})
 		status, err := s.exchange(w, r, d, x, m, req, key)
 		if req.Stream && rec.status == http.StatusOK {

@@ -55,10 +55,14 @@ type Options struct {
 	Now          func() time.Time
 }
 
-// Limiter admits a request for a key. It returns a *llm.Error (429) to
-// refuse, with headers to set on the response.
+// Limiter enforces per-key rate limits and token quotas.
 type Limiter interface {
+	// Admit admits a request for a key. It returns a *llm.Error (429) to
+	// refuse; the headers go on the response either way.
 	Admit(ctx context.Context, key *Key, model string) (http.Header, error)
+	// Budget meters the request's tokens against the key's quotas while it
+	// streams; nil when the key has none.
+	Budget(key *Key) gateway.Budget
 }
 
 // Server is the gateway's HTTP handler.
