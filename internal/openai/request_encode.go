@@ -1,6 +1,8 @@
 package openai
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -158,7 +160,7 @@ func EncodeChatRequestFlavor(call *llm.Call, fl Flavor) ([]byte, error) {
 		b.set("seed", strconv.AppendInt(nil, *req.Seed, 10))
 	}
 	if req.User != "" {
-		b.set("user", appendString(nil, req.User))
+		b.set("user", appendString(nil, upstreamUser(req.User)))
 	}
 	e.tools(&b, req)
 	if rf := req.ResponseFormat; rf != nil {
@@ -753,4 +755,19 @@ func effortForBudget(n int) string {
 		return "medium"
 	}
 	return "high"
+}
+
+// maxUserLen is the longest user id OpenAI-compatible APIs accept (OpenAI
+// allows 64 characters, OpenRouter 128).
+const maxUserLen = 64
+
+// upstreamUser fits an end-user id into the user field. Longer ids — Claude
+// Code's metadata.user_id is a ~190-character JSON string — become a stable
+// hash, so the upstream still sees one user per id.
+func upstreamUser(u string) string {
+	if len(u) <= maxUserLen {
+		return u
+	}
+	sum := sha256.Sum256([]byte(u))
+	return "xjp-" + hex.EncodeToString(sum[:20])
 }

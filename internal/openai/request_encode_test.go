@@ -224,3 +224,20 @@ func TestFlavorOf(t *testing.T) {
 		}
 	}
 }
+
+func TestUpstreamUser(t *testing.T) {
+	long := `{"device_id":"` + strings.Repeat("a", 64) + `","account_uuid":"","session_id":"2f1c"}`
+	tests := []struct{ in, want string }{
+		{"alice", "alice"},
+		{strings.Repeat("x", 64), strings.Repeat("x", 64)},
+	}
+	for _, tt := range tests {
+		if got := upstreamUser(tt.in); got != tt.want {
+			t.Errorf("upstreamUser(%q) = %q", tt.in, got)
+		}
+	}
+	got := upstreamUser(long)
+	if len(got) > maxUserLen || !strings.HasPrefix(got, "xjp-") || got != upstreamUser(long) || got == upstreamUser(long+"x") {
+		t.Errorf("upstreamUser(long) = %q: want a stable, distinct hash of at most %d characters", got, maxUserLen)
+	}
+}

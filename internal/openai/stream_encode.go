@@ -36,8 +36,10 @@ type ChatStreamEncoder struct {
 }
 
 type encBlock struct {
-	typ llm.BlockType
-	ord int // tool call or reasoning ordinal
+	typ  llm.BlockType
+	ord  int  // tool call or reasoning ordinal
+	args bool // a tool call sent argument bytes
+	done bool // stopped
 }
 
 // maxBlockIndex bounds the block table against absurd indices.
@@ -115,6 +117,7 @@ func (e *ChatStreamEncoder) Encode(dst []byte, ev llm.Event) []byte {
 				dst = appendStringField(dst, "arguments", tc.Arguments)
 				dst = append(dst, "}}]}"...)
 				dst = e.close(dst, "")
+				blk.args = tc.Arguments != ""
 			}
 		}
 		e.blocks[ev.Index] = blk
@@ -155,6 +158,9 @@ func (e *ChatStreamEncoder) Encode(dst []byte, ev llm.Event) []byte {
 		if ev.Text == "" {
 			return dst
 		}
+		if ev.Index >= 0 && ev.Index < len(e.blocks) {
+			e.blocks[ev.Index].args = true
+		}
 		dst = e.open(dst)
 		dst = append(dst, `"tool_calls":[{"index":`...)
 		dst = strconv.AppendInt(dst, int64(e.block(ev.Index).ord), 10)
@@ -166,7 +172,12 @@ func (e *ChatStreamEncoder) Encode(dst []byte, ev llm.Event) []byte {
 		if ev.Usage != nil {
 			e.usage = *ev.Usage
 		}
+	case llm.EventBlockStop:
+		dst = e.stopBlock(dst, ev.Index)
 	case llm.EventFinish:
+		for i := range e.blocks {
+			dst = e.stopBlock(dst, i)
+		}
 		dst = e.open(dst)
 		dst = append(dst, '}')
 		dst = e.close(dst, finishString(ev.Finish))
@@ -191,6 +202,25 @@ func (e *ChatStreamEncoder) End(dst []byte) []byte {
 		dst = append(dst, "}\n\n"...)
 	}
 	return append(dst, "data: [DONE]\n\n"...)
+}
+
+// stopBlock ends block i. A tool call that streamed no argument bytes (an
+// Anthropic tool_use with empty input sends only an empty partial_json)
+// gets "{}", so that the arguments a client accumulates are valid JSON.
+func (e *ChatStreamEncoder) stopBlock(dst []byte, i int) []byte {
+	if i < 0 || i >= len(e.blocks) || e.blocks[i].done {
+		return dst
+	}
+	b := &e.blocks[i]
+	b.done = true
+	if b.typ != llm.BlockToolCall || b.args {
+		return dst
+	}
+	dst = e.open(dst)
+	dst = append(dst, `"tool_calls":[{"index":`...)
+	dst = strconv.AppendInt(dst, int64(b.ord), 10)
+	dst = append(dst, `,"function":{"arguments":"{}"}}]}`...)
+	return e.close(dst, "")
 }
 
 func (e *ChatStreamEncoder) block(i int) encBlock {
