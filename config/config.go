@@ -313,6 +313,11 @@ type Provider struct {
 	// Vertex AI) or "gemini" (the Gemini API of AI Studio, needs an API
 	// key; project and region are not used).
 	API string `mapstructure:"api"`
+	// AllowPrivateMedia lets kind vertex fetch image and file URLs that
+	// resolve to loopback, private or link-local addresses (it fetches
+	// http(s) media to inline it). Default false: a client could otherwise
+	// make the gateway read internal services or cloud metadata.
+	AllowPrivateMedia bool `mapstructure:"allow_private_media"`
 }
 
 // Key returns the provider's API key: APIKey when set, else the value of the

@@ -345,6 +345,9 @@ func (c *Config) checkProviders(k *checker) {
 					k.add(at(f[0]), `only for kind "vertex"`)
 				}
 			}
+			if p.AllowPrivateMedia {
+				k.add(at("allow_private_media"), `only for kind "vertex"`)
+			}
 		}
 
 		if strings.HasPrefix(p.APIKey, "${") || (strings.HasPrefix(p.APIKey, "$") && envVarName.MatchString(p.APIKey[1:])) {

@@ -77,6 +77,7 @@ func buildProviders(ctx context.Context, cfg *config.Config, getenv func(string)
 			c, err := vertex.NewClient(ctx, vertex.ClientOptions{
 				Name: name, API: p.API, Project: p.Project, Region: p.Region, APIKey: p.Key(getenv),
 				CredentialsFile: p.CredentialsFile, BaseURL: p.BaseURL, HTTPClient: hc, Logger: plog,
+				AllowPrivateMedia: p.AllowPrivateMedia,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("provider %q: %w", name, err)

@@ -66,6 +66,11 @@ type ClientOptions struct {
 	HTTPClient *http.Client
 	// MaxMediaBytes caps media fetched from http(s) URLs; default 20 MiB.
 	MaxMediaBytes int64
+	// AllowPrivateMedia lets media URLs point at loopback, private,
+	// link-local and other non-public addresses. Off by default: a client
+	// could otherwise make the gateway fetch internal services or cloud
+	// metadata (SSRF). Tests and trusted single-user setups turn it on.
+	AllowPrivateMedia bool
 	// Logger gets debug lines per request (never keys or tokens).
 	Logger *slog.Logger
 }
@@ -82,6 +87,7 @@ type Client struct {
 	apiKey   string
 	ts       oauth2.TokenSource
 	hc       *http.Client
+	media    *http.Client // fetches media URLs, public addresses only
 	maxMedia int64
 	log      *slog.Logger
 }
@@ -117,6 +123,7 @@ func NewClient(ctx context.Context, o ClientOptions) (*Client, error) {
 	if c.maxMedia <= 0 {
 		c.maxMedia = DefaultMaxMediaBytes
 	}
+	c.media = mediaClient(o.HTTPClient, o.AllowPrivateMedia)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}

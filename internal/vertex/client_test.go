@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -319,7 +320,7 @@ func TestClientMediaFetch(t *testing.T) {
 	f := &fakeVertex{}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c := newTestClient(t, ClientOptions{APIKey: "k", BaseURL: srv.URL, MaxMediaBytes: 1024})
+	c := newTestClient(t, ClientOptions{APIKey: "k", BaseURL: srv.URL, MaxMediaBytes: 1024, AllowPrivateMedia: true})
 
 	original := userCall("gemini-2.5-flash", text("what is this?"),
 		llm.Part{Type: llm.PartImage, Media: &llm.Media{URL: mediaSrv.URL + "/cat?sig=secret"}},
@@ -447,5 +448,36 @@ func TestClientNonStream(t *testing.T) {
 	}
 	if resp.Text() != "Hello there" || resp.FinishReason != llm.FinishStop || resp.Usage.InputTokens != 7 || resp.Usage.OutputTokens != 2 {
 		t.Errorf("response %+v", resp)
+	}
+}
+
+// By default media URLs may not point at loopback, private or link-local
+// addresses (SSRF to internal services or cloud metadata).
+func TestMediaFetchRefusesPrivateAddresses(t *testing.T) {
+	hits := 0
+	mediaSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++; w.Write(pngBytes) }))
+	defer mediaSrv.Close()
+	f := &fakeVertex{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := newTestClient(t, ClientOptions{APIKey: "k", BaseURL: srv.URL})
+	for _, u := range []string{mediaSrv.URL + "/cat.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]:1/x.png", "http://10.0.0.1/x.png"} {
+		_, err := c.Stream(context.Background(), userCall("gemini-2.5-flash", llm.Part{Type: llm.PartImage, Media: &llm.Media{URL: u}}))
+		var le *llm.Error
+		if !errors.As(err, &le) || le.Status != 400 || !strings.Contains(le.Message, "non-public address") {
+			t.Errorf("%s: err = %v, want a 400 refusing a non-public address", u, err)
+		}
+	}
+	if hits != 0 || f.count() != 0 {
+		t.Errorf("fetched %d times, upstream called %d times", hits, f.count())
+	}
+	for _, tc := range []struct {
+		ip   string
+		want bool
+	}{{"8.8.8.8", true}, {"2606:4700::1", true}, {"127.0.0.1", false}, {"10.1.2.3", false}, {"192.168.1.1", false},
+		{"169.254.169.254", false}, {"100.64.0.1", false}, {"::1", false}, {"fe80::1", false}, {"::ffff:127.0.0.1", false}, {"0.0.0.0", false}} {
+		if got := publicAddr(netip.MustParseAddr(tc.ip)); got != tc.want {
+			t.Errorf("publicAddr(%s) = %v", tc.ip, got)
+		}
 	}
 }

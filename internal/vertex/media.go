@@ -3,12 +3,17 @@ package vertex
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/rickyjim626/xjp/internal/llm"
 )
@@ -122,10 +127,13 @@ func (c *Client) fetchMedia(ctx context.Context, m *llm.Media, image bool, param
 		return nil, llm.InvalidRequest(param, "bad media url %s: %v", shown, err)
 	}
 	req.Header.Set("Accept", "image/*, video/*, audio/*, application/pdf, */*;q=0.5")
-	resp, err := c.hc.Do(req)
+	resp, err := c.media.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, llm.FromTransport(ctx, c.name, ctx.Err())
+		}
+		if errors.Is(err, errPrivateAddress) {
+			return nil, llm.InvalidRequest(param, "media %s resolves to a non-public address, which the gateway does not fetch", shown)
 		}
 		return nil, llm.InvalidRequest(param, "cannot fetch media %s: %v", shown, err)
 	}
@@ -188,3 +196,58 @@ func acceptedMedia(mt string) bool {
 	}
 	return mt == "application/pdf" || mt == "application/json"
 }
+
+// errPrivateAddress refuses a media fetch to a non-public address.
+var errPrivateAddress = errors.New("non-public address")
+
+// mediaClient is the client that fetches media URLs: its dialer refuses
+// loopback, private, link-local (cloud metadata), multicast and unspecified
+// addresses — checked on the address actually dialled, so DNS tricks and
+// redirects cannot reach them — unless allowPrivate. base, when set, lends
+// its transport settings (proxy) for tests.
+func mediaClient(base *http.Client, allowPrivate bool) *http.Client {
+	if allowPrivate && base != nil {
+		return base
+	}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if !allowPrivate {
+		d.Control = func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil || !publicAddr(ip) {
+				return fmt.Errorf("%w: %s", errPrivateAddress, host)
+			}
+			return nil
+		}
+	}
+	return &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			Proxy:                 nil, // a proxy would dial for us and bypass the address check
+			DialContext:           d.DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 30 * time.Second,
+			MaxIdleConns:          16,
+			IdleConnTimeout:       30 * time.Second,
+		},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			return nil
+		},
+	}
+}
+
+// publicAddr reports whether ip is a public unicast address.
+func publicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsValid() && ip.IsGlobalUnicast() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
+		!cgnat.Contains(ip)
+}
+
+// cgnat is the shared address space (RFC 6598), not reachable publicly.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
