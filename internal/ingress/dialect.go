@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/rickyjim626/xjp/internal/anthropic"
@@ -35,7 +36,19 @@ type dialect struct {
 	error    func(e *llm.Error) []byte
 	// streamType is the Content-Type of a stream; "" is text/event-stream.
 	streamType string
+	// byRequest, when set, picks the dialect from the request (endpoints
+	// shared by several formats, like /v1/models).
+	byRequest func(r *http.Request) *dialect
 }
+
+// modelsDialect answers /v1/models errors in the client's format:
+// Anthropic's for clients sending anthropic-version, else OpenAI's.
+var modelsDialect = &dialect{name: "models", error: openai.EncodeError, byRequest: func(r *http.Request) *dialect {
+	if anthropicClient(r) {
+		return messagesDialect
+	}
+	return chatDialect
+}}
 
 var chatDialect = &dialect{
 	name:     "chat",

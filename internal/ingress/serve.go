@@ -83,12 +83,18 @@ func (s *Server) serveModel(d *dialect) http.HandlerFunc {
 			s.writeError(w, r, d, modelNotAllowed(key, m.Name))
 			return
 		}
+		idem, ok := s.idempotent(w, r, d, key, body)
+		if !ok {
+			return // replayed, or refused (Idempotency-Key: 400, 409, 422)
+		}
+		defer idem.abandon() // a panic must not leave the key in flight
 
 		x := s.gw.Begin(gateway.Info{
 			ID: RequestID(r.Context()), KeyID: key.ID, KeyName: key.Name, Tenant: key.Tenant,
 			Endpoint: d.name, Model: req.Model, Stream: req.Stream, Budget: s.budget(key),
 		})
 		status, err := s.exchange(w, r, d, x, m, req, key)
+		idem.finish(err) // store the answer for replays, or release the key
 		if req.Stream && rec.status == http.StatusOK {
 			x.AddStreamBytes(rec.bytes) // xjp_stream_bytes_total
 		}
@@ -196,6 +202,9 @@ func (s *Server) writeStream(w http.ResponseWriter, d *dialect, mt meta, stream 
 
 // writeError answers with err in the dialect's error format.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, d *dialect, err error) {
+	if d.byRequest != nil {
+		d = d.byRequest(r)
+	}
 	e := llm.AsError(err)
 	rec := recorderOf(w)
 	rec.errKind = e.Kind
@@ -300,26 +309,23 @@ func (s *Server) countInput(r *http.Request, m *gateway.Model, req *llm.Request)
 // models lists the logical models: OpenAI's list format, or Anthropic's
 // when the client sends anthropic-version.
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
-	ms := s.gw.Table().Models()
 	key := KeyFrom(r.Context())
-	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Anthropic-Version") != "" {
-		type model struct {
-			Type        string `json:"type"`
-			ID          string `json:"id"`
-			DisplayName string `json:"display_name"`
-			CreatedAt   string `json:"created_at"`
+	var ms []*gateway.Model
+	for _, m := range s.gw.Table().Models() {
+		if key.Allows(m.Name) {
+			ms = append(ms, m)
 		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if anthropicClient(r) {
 		out := struct {
-			Data    []model `json:"data"`
-			HasMore bool    `json:"has_more"`
-			FirstID *string `json:"first_id"`
-			LastID  *string `json:"last_id"`
-		}{Data: []model{}}
+			Data    []anthropicModel `json:"data"`
+			HasMore bool             `json:"has_more"`
+			FirstID *string          `json:"first_id"`
+			LastID  *string          `json:"last_id"`
+		}{Data: []anthropicModel{}}
 		for _, m := range ms {
-			if key.Allows(m.Name) {
-				out.Data = append(out.Data, model{Type: "model", ID: m.Name, DisplayName: m.Name, CreatedAt: "2025-01-01T00:00:00Z"})
-			}
+			out.Data = append(out.Data, newAnthropicModel(m))
 		}
 		if n := len(out.Data); n > 0 {
 			out.FirstID, out.LastID = &out.Data[0].ID, &out.Data[n-1].ID
@@ -332,12 +338,14 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 		Data   []modelInfo `json:"data"`
 	}{Object: "list", Data: []modelInfo{}}
 	for _, m := range ms {
-		if key.Allows(m.Name) {
-			out.Data = append(out.Data, newModelInfo(m))
-		}
+		out.Data = append(out.Data, newModelInfo(m))
 	}
 	writeJSON(w, out)
 }
+
+// anthropicClient reports whether a request comes from an Anthropic
+// client: they send anthropic-version on every call.
+func anthropicClient(r *http.Request) bool { return r.Header.Get("Anthropic-Version") != "" }
 
 type modelInfo struct {
 	ID      string `json:"id"`
@@ -354,16 +362,31 @@ func newModelInfo(m *gateway.Model) modelInfo {
 	return modelInfo{ID: m.Name, Object: "model", Created: 1735689600, OwnedBy: owner}
 }
 
-// model retrieves one model.
+type anthropicModel struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+func newAnthropicModel(m *gateway.Model) anthropicModel {
+	return anthropicModel{Type: "model", ID: m.Name, DisplayName: m.Name, CreatedAt: "2025-01-01T00:00:00Z"}
+}
+
+// model retrieves one model, in the client's format.
 func (s *Server) model(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("model")
 	m, err := s.gw.Resolve(name)
 	if err != nil || !KeyFrom(r.Context()).Allows(m.Name) {
-		s.writeError(w, r, chatDialect, &llm.Error{Kind: llm.KindCallerInvalid, Status: http.StatusNotFound, Code: "model_not_found",
+		s.writeError(w, r, modelsDialect, &llm.Error{Kind: llm.KindCallerInvalid, Status: http.StatusNotFound, Code: "model_not_found",
 			Message: fmt.Sprintf("the model %q does not exist", name)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if anthropicClient(r) {
+		writeJSON(w, newAnthropicModel(m))
+		return
+	}
 	writeJSON(w, newModelInfo(m))
 }
 

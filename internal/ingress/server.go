@@ -49,6 +49,9 @@ type Options struct {
 	LogBodies bool
 	// TokenCounter counts input tokens locally (count_tokens fallback).
 	CountTokens func(*llm.Request) int64
+	// Idempotency handles the Idempotency-Key header of the model
+	// endpoints (idempotency.go); without a Store the header is ignored.
+	Idempotency IdempotencyOptions
 	// WriteTimeout bounds each write to a client (default 60s), so a stuck
 	// client cannot hold an upstream stream open forever.
 	WriteTimeout time.Duration
@@ -79,6 +82,7 @@ type Server struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	bodies  bool
+	idem    IdempotencyOptions
 
 	tracer     trace.Tracer // nil: tracing off
 	propagator propagation.TextMapPropagator
@@ -90,6 +94,7 @@ func New(o Options) *Server {
 		gw: o.Gateway, keys: o.Keys, limiter: o.Limiter, log: o.Logger,
 		maxBody: o.MaxBodyBytes, ready: o.Ready, count: o.CountTokens,
 		wtime: o.WriteTimeout, now: o.Now, mux: http.NewServeMux(), bodies: o.LogBodies,
+		idem: o.Idempotency.withDefaults(),
 	}
 	if o.TracerProvider != nil {
 		s.tracer = o.TracerProvider.Tracer(tracerName)
@@ -124,8 +129,8 @@ func New(o Options) *Server {
 	s.route("POST /v1beta/models/{target...}", geminiErrors, s.gemini)
 	s.route("GET /v1beta/models", geminiErrors, s.geminiModels)
 	s.route("GET /v1beta/models/{model...}", geminiErrors, s.geminiModel)
-	s.route("GET /v1/models", chatDialect, s.models)
-	s.route("GET /v1/models/{model...}", chatDialect, s.model)
+	s.route("GET /v1/models", modelsDialect, s.models)
+	s.route("GET /v1/models/{model...}", modelsDialect, s.model)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if o.Metrics != nil {
