@@ -33,8 +33,10 @@ import (
 //
 //	direct-cpu-us    client + upstream
 //	rproxy-cpu-us    what the reverse proxy adds
-//	xjp-cpu-us       what xjp adds: auth (key cache), body decode, routing,
-//	                 metering, encode, usage recorded to SQLite in batches
+//	xjp-cpu-us       what xjp adds: auth (key cache), rate limit and daily
+//	                 quota (charged as tokens stream), body decode, routing,
+//	                 metering, metrics, encode, usage recorded to SQLite in
+//	                 batches
 //	xjp/rproxy       the ratio; the goal is at most 1.25
 //
 // Run it with: go test -run XXX -bench Overhead -benchtime 20x ./internal/cli/
@@ -187,7 +189,9 @@ model = "mock-model"
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, secret, err := s.store.CreateKey(ctx, store.NewKey{Name: "bench"})
+	// Limits and quotas are on for this key, set high enough never to refuse.
+	rpm, burst, daily := 1_000_000_000, 1_000_000, int64(1_000_000_000_000)
+	_, secret, err := s.store.CreateKey(ctx, store.NewKey{Name: "bench", RPM: &rpm, Burst: &burst, DailyTokens: &daily})
 	if err != nil {
 		b.Fatal(err)
 	}

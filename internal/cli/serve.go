@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,6 +29,7 @@ import (
 	"github.com/rickyjim626/xjp/internal/limit"
 	"github.com/rickyjim626/xjp/internal/llm"
 	"github.com/rickyjim626/xjp/internal/store"
+	"github.com/rickyjim626/xjp/tui"
 )
 
 type serveOptions struct {
@@ -149,7 +152,24 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	}
 	sec := &secrets{}
 	sec.set(configSecrets(cfg, opts.Getenv, "")...)
-	log := newLogger(opts.IO.ErrOut, opts.IO.IsStderrTTY(), cfg.Log, sec)
+
+	// On a terminal the dashboard runs and logs go to a log panel and to
+	// <data-dir>/xjp.log, never over the screen; --headless or no terminal:
+	// logs on stderr.
+	dash := !opts.Headless && opts.IO.IsInteractive() && opts.IO.IsStderrTTY()
+	logOut, logTTY := opts.IO.ErrOut, opts.IO.IsStderrTTY()
+	var logs *tui.LogBuffer
+	var logPath string
+	if dash {
+		f, path, err := openLogFile(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logs, logPath = tui.NewLogBuffer(1000), path
+		logOut, logTTY = io.MultiWriter(f, logs), true
+	}
+	log := newLogger(logOut, logTTY, cfg.Log, sec)
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
@@ -167,8 +187,12 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	}
 	defer s.store.Close()
 
-	if err := s.firstKey(ctx, opts.IO); err != nil {
+	created, err := s.firstKey(ctx, opts.IO)
+	if err != nil {
 		return err
+	}
+	if created && dash && !waitForEnter(ctx, opts.IO, "Press Enter to open the dashboard (Ctrl-C quits). ") {
+		return nil
 	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -191,22 +215,52 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	signal.Notify(hup, syscall.SIGHUP) // before Ready: a SIGHUP from then on reloads
 	wg.Go(func() { s.reloadOnHangup(bg, hup) })
 	wg.Go(func() { s.watchConfig(bg) })
+	wg.Go(func() { idemStore{s.store}.purgeLoop(bg, idemPurgeEvery, log) })
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(ln) }()
-	s.banner(opts.IO, addr)
+	if !dash {
+		s.banner(opts.IO, addr)
+	}
 	log.Info("xjp listening", "addr", "http://"+addr, "version", Version, "models", len(s.gw.Table().Models()), "store", cfg.Store.Driver,
 		"tracing", s.tracing != nil)
 	if opts.Ready != nil {
 		opts.Ready(addr)
 	}
 
+	// The dashboard runs until the user quits it (q, Ctrl-C) or a signal
+	// ends ctx; either way the gateway then shuts down gracefully.
+	uiCtx, stopUI := context.WithCancel(ctx)
+	defer stopUI()
+	uiDone := make(chan error, 1)
+	if dash {
+		go func() {
+			uiDone <- tui.Run(uiCtx, localSource{s.status}, tui.Options{Logs: logs})
+		}()
+	}
+
 	select {
 	case err := <-serveErr:
+		stopUI()
+		if dash {
+			<-uiDone
+		}
 		stopBG()
 		wg.Wait()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
+	case err := <-uiDone:
+		if err != nil {
+			log.Error("dashboard failed", "error", err)
+		}
+		dash = false // the terminal is ours again
+	}
+	if dash {
+		stopUI()
+		<-uiDone
+	}
+	if logPath != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "xjp: stopping; logs are in %s\n", logPath)
 	}
 	s.shutdown(cfg.Server.ShutdownGrace)
 	stopBG()
@@ -312,6 +366,7 @@ func newServer(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		TracerProvider: tr.tracerProvider(),
 		Propagator:     tr.propagator(),
 		LogBodies:      cfg.Log.Bodies,
+		Idempotency:    ingress.IdempotencyOptions{Store: idemStore{st}},
 	})
 	s.http = &http.Server{
 		Handler:           handler,
@@ -330,19 +385,52 @@ func (s *server) currentLimits() config.Limits {
 }
 
 // firstKey creates and prints a key when the store has none, so a first
-// run needs no setup.
-func (s *server) firstKey(ctx context.Context, ios *IOStreams) error {
+// run needs no setup. It reports whether it created one.
+func (s *server) firstKey(ctx context.Context, ios *IOStreams) (bool, error) {
 	n, err := s.store.CountKeys(ctx)
 	if err != nil || n > 0 {
-		return err
+		return false, err
 	}
 	k, secret, err := s.store.CreateKey(ctx, store.NewKey{Name: "default"})
 	if err != nil {
-		return fmt.Errorf("creating the first API key: %w", err)
+		return false, fmt.Errorf("creating the first API key: %w", err)
 	}
 	fmt.Fprintf(ios.Out, "\nCreated your first API key %q (%s). It is shown only once — store it now:\n\n    %s\n\n", k.Name, k.ID, secret)
 	fmt.Fprintf(ios.Out, "Create more with 'xjp keys create --name NAME'.\n\n")
-	return nil
+	return true, nil
+}
+
+// waitForEnter prompts and waits for a line on stdin, so a first key is not
+// hidden by the dashboard before it was copied. It returns false when ctx
+// ends first (Ctrl-C).
+func waitForEnter(ctx context.Context, ios *IOStreams, prompt string) bool {
+	fmt.Fprint(ios.Out, prompt)
+	line := make(chan struct{}, 1)
+	go func() {
+		bufio.NewReader(ios.In).ReadString('\n')
+		line <- struct{}{}
+	}()
+	select {
+	case <-line:
+		return true
+	case <-ctx.Done():
+		fmt.Fprintln(ios.Out)
+		return false
+	}
+}
+
+// openLogFile opens <data-dir>/xjp.log for appending (the dashboard's log
+// destination).
+func openLogFile(dataDir string) (*os.File, string, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("creating the data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, "xjp.log")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, "", fmt.Errorf("opening the log file: %w", err)
+	}
+	return f, path, nil
 }
 
 func (s *server) banner(ios *IOStreams, addr string) {
