@@ -108,6 +108,7 @@ prints a first API key. Point your SDK or agent at http://127.0.0.1:8080.`,
 		newCmdRoutes(f),
 		newCmdTail(f, nil),
 		newCmdUsage(f, nil),
+		newCmdEnv(f, nil),
 		newCmdVersion(f),
 	)
 	return root
