@@ -59,9 +59,12 @@ func benchOverhead(b *testing.B, stream bool) {
 	defer up.Close()
 	upURL, _ := url.Parse(up.URL)
 
+	// The reference proxy as the shared bench kit builds it: pooled
+	// transport, flush after every write, a buffer pool.
 	rp := httputil.NewSingleHostReverseProxy(upURL)
 	rp.FlushInterval = -1
 	rp.Transport = &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}
+	rp.BufferPool = &bufferPool{}
 	proxy := httptest.NewServer(rp)
 	defer proxy.Close()
 
@@ -243,3 +246,15 @@ func mockUpstream(n, size int) http.Handler {
 		f.Flush()
 	})
 }
+
+// bufferPool is an httputil.BufferPool of 32 KiB buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

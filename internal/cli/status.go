@@ -21,8 +21,6 @@ type statusOptions struct {
 	// Spend returns the usage per model and key since a time (today's
 	// spend); nil: the snapshot has no spend.
 	Spend func(ctx context.Context, since time.Time) ([]event.Spend, error)
-	// Keep is how many finished requests are kept (default 200).
-	Keep int
 	// SpendTTL is how long a spend query is reused (default 5s).
 	SpendTTL time.Duration
 	Logger   *slog.Logger
@@ -30,18 +28,15 @@ type statusOptions struct {
 }
 
 // statusTracker builds the server's event.Snapshot for GET /admin/status
-// and the in-process dashboard: the last finished requests (it follows the
-// broker), the requests in flight and the breakers (from the gateway), and
-// today's spend (from the store, cached a few seconds).
+// and the in-process dashboard: the requests in flight, the last finished
+// ones and the breakers (from the gateway), and today's spend (from the
+// store, cached a few seconds). It does not follow the broker: with nobody
+// watching, requests publish no events at all.
 type statusTracker struct {
-	o   statusOptions
-	sub *event.Subscription
+	o statusOptions
 
-	mu     sync.Mutex // guards the following fields
+	mu     sync.Mutex // guards listen
 	listen string
-	recent []event.Request // ring of finished requests
-	next   int             // where the next one goes
-	n      int             // how many are kept
 
 	smu       sync.Mutex // guards the spend cache, and serialises its refresh
 	spendAt   time.Time
@@ -49,12 +44,7 @@ type statusTracker struct {
 	spendRows []event.Spend
 }
 
-// newStatusTracker subscribes to the broker at once, so nothing finishes
-// unseen before Run starts.
 func newStatusTracker(o statusOptions) *statusTracker {
-	if o.Keep <= 0 {
-		o.Keep = 200
-	}
 	if o.SpendTTL <= 0 {
 		o.SpendTTL = 5 * time.Second
 	}
@@ -64,7 +54,7 @@ func newStatusTracker(o statusOptions) *statusTracker {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &statusTracker{o: o, sub: o.Events.Subscribe(), recent: make([]event.Request, o.Keep)}
+	return &statusTracker{o: o}
 }
 
 // setListen records the address the server listens on.
@@ -74,40 +64,18 @@ func (t *statusTracker) setListen(addr string) {
 	t.mu.Unlock()
 }
 
-// Run records finished requests until ctx ends.
-func (t *statusTracker) Run(ctx context.Context) {
-	defer t.sub.Close()
-	for {
-		ev, ok := t.sub.Next(ctx.Done())
-		if !ok {
-			return
-		}
-		if ev.Kind == event.RequestFinished && ev.Request != nil {
-			t.mu.Lock()
-			t.recent[t.next] = *ev.Request
-			t.next = (t.next + 1) % len(t.recent)
-			t.n = min(t.n+1, len(t.recent))
-			t.mu.Unlock()
-		}
-	}
-}
-
 // Snapshot returns the state now. A failing spend query is logged and
 // leaves the last known spend in place.
 func (t *statusTracker) Snapshot(ctx context.Context) (event.Snapshot, error) {
 	now := t.o.Now()
 	s := event.Snapshot{
 		Version: t.o.Version, Started: t.o.Started, Now: now,
-		Inflight: t.o.Gateway.Inflight(), Breakers: t.o.Gateway.Breakers(),
-		Dropped: t.sub.Dropped(),
+		Inflight: t.o.Gateway.Inflight(), Recent: t.o.Gateway.Recent(), Breakers: t.o.Gateway.Breakers(),
+		Dropped: t.o.Events.Dropped(),
 	}
 	sort.Slice(s.Inflight, func(i, j int) bool { return s.Inflight[i].Start.Before(s.Inflight[j].Start) })
 	t.mu.Lock()
 	s.Listen = t.listen
-	s.Recent = make([]event.Request, 0, t.n)
-	for i := 1; i <= t.n; i++ { // newest first
-		s.Recent = append(s.Recent, t.recent[(t.next-i+len(t.recent))%len(t.recent)])
-	}
 	t.mu.Unlock()
 	s.Spend = t.spend(ctx, now)
 	if s.Inflight == nil {

@@ -94,6 +94,8 @@ type Broker struct {
 	subs map[*Subscription]struct{}
 	// n mirrors len(subs) for a lock-free HasSubscribers.
 	n atomic.Int32
+	// dropped counts events lost by any subscriber.
+	dropped atomic.Int64
 
 	now func() time.Time
 }
@@ -147,6 +149,7 @@ func (b *Broker) Publish(ev Event) {
 		case s.lossy <- ev:
 		default:
 			s.dropped.Add(1)
+			b.dropped.Add(1)
 		}
 	}
 	b.mu.RUnlock()
@@ -163,6 +166,7 @@ func (b *Broker) PublishMustDeliver(ev Event) {
 		case s.must <- ev:
 		default:
 			s.dropped.Add(1)
+			b.dropped.Add(1)
 			s.lagging.Store(true)
 		}
 	}
@@ -174,6 +178,9 @@ func (b *Broker) stamp(ev *Event) {
 		ev.Time = b.now()
 	}
 }
+
+// Dropped is the number of events lost by slow subscribers since start.
+func (b *Broker) Dropped() int64 { return b.dropped.Load() }
 
 // HasSubscribers reports whether anyone listens, so publishers can skip
 // building events nobody reads. Safe on a nil Broker.

@@ -97,6 +97,39 @@ type Gateway struct {
 
 	inflight sync.Map // request id → *Exchange
 	nflight  atomic.Int64
+
+	recentMu   sync.Mutex      // guards the following fields
+	recent     []event.Request // ring of the last finished requests
+	recentNext int
+	recentN    int
+}
+
+// recentKeep is how many finished requests Recent remembers.
+const recentKeep = 200
+
+// remember adds a finished request to the ring Recent reads. It is called
+// once per request, so it copies into a fixed ring: no allocation, no
+// goroutine to wake.
+func (g *Gateway) remember(r event.Request) {
+	g.recentMu.Lock()
+	if g.recent == nil {
+		g.recent = make([]event.Request, recentKeep)
+	}
+	g.recent[g.recentNext] = r
+	g.recentNext = (g.recentNext + 1) % recentKeep
+	g.recentN = min(g.recentN+1, recentKeep)
+	g.recentMu.Unlock()
+}
+
+// Recent returns the last finished requests, newest first.
+func (g *Gateway) Recent() []event.Request {
+	g.recentMu.Lock()
+	defer g.recentMu.Unlock()
+	out := make([]event.Request, 0, g.recentN)
+	for i := 1; i <= g.recentN; i++ {
+		out = append(out, g.recent[(g.recentNext-i+recentKeep)%recentKeep])
+	}
+	return out
 }
 
 // New returns a gateway serving o.Table.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -679,5 +680,21 @@ func TestBudgetOverrunAtEndKeepsAnswer(t *testing.T) {
 	}
 	if b.actual != 505 || b.settled != 1 {
 		t.Errorf("settled actual %d (%d times), want 505 once", b.actual, b.settled)
+	}
+}
+
+// Recent keeps the last finished requests, newest first, without anyone
+// subscribed to events.
+func TestRecent(t *testing.T) {
+	g := New(Options{})
+	for i := range recentKeep + 5 {
+		g.Begin(Info{ID: fmt.Sprint("r", i), Model: "m"}).End(200+i%2, nil)
+	}
+	r := g.Recent()
+	if len(r) != recentKeep || r[0].ID != fmt.Sprint("r", recentKeep+4) || r[recentKeep-1].ID != "r5" {
+		t.Fatalf("recent: %d, first %s, last %s", len(r), r[0].ID, r[len(r)-1].ID)
+	}
+	if r[0].Status != 200 || r[1].Status != 201 { // r204, r203
+		t.Errorf("statuses %d %d", r[0].Status, r[1].Status)
 	}
 }

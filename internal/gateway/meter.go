@@ -302,13 +302,14 @@ func (x *Exchange) End(status int, err error) llm.UsageRecord {
 	if g.metrics != nil {
 		g.metrics.end(g.modelLabel(m, x.info.Model), &rec, e, x.streamBytes.Load())
 	}
+	snap := x.snapshot()
+	snap.Latency, snap.Status, snap.Usage, snap.CostUSD = rec.Latency, status, rec.Usage, rec.CostUSD
+	snap.OutputTokens = rec.Usage.OutputTokens
+	if e != nil {
+		snap.ErrorKind, snap.ErrorMessage = e.Kind, e.Error()
+	}
+	g.remember(snap)
 	if g.events.HasSubscribers() {
-		snap := x.snapshot()
-		snap.Latency, snap.Status, snap.Usage, snap.CostUSD = rec.Latency, status, rec.Usage, rec.CostUSD
-		snap.OutputTokens = rec.Usage.OutputTokens
-		if e != nil {
-			snap.ErrorKind, snap.ErrorMessage = e.Kind, e.Error()
-		}
 		g.events.PublishMustDeliver(event.Event{Kind: event.RequestFinished, Request: &snap})
 	}
 	return rec

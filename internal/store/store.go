@@ -74,7 +74,7 @@ type Options struct {
 	// MaxOpenConns (postgres only) caps the connection pool of this replica.
 	// Default 10.
 	MaxOpenConns int
-	// ReadConns (sqlite only) is the size of the read pool. Default 4.
+	// ReadConns (sqlite only) is the size of the read pool. Default 2.
 	ReadConns int
 	// Now is the clock used for created_at, last-use and expiry decisions.
 	// Default time.Now.
@@ -163,9 +163,12 @@ func (s *Store) openSQLite(o Options) error {
 
 	n := o.ReadConns
 	if n <= 0 {
-		n = 4
+		n = 2
 	}
-	r, err := sql.Open("sqlite", base+"&_query_only=1")
+	// Readers serve key lookups (cached by the gateway) and reports: a
+	// small page cache each keeps the process lean (SQLite's default is
+	// 2 MiB per connection, outside the Go heap).
+	r, err := sql.Open("sqlite", base+"&_query_only=1&_pragma=cache_size(-512)")
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("store: open sqlite: %w", err)

@@ -170,11 +170,8 @@ func (s *Store) InsertUsage(ctx context.Context, rows []llm.UsageRecord) error {
 	keys := slices.SortedFunc(maps.Keys(daily), compareDailyKeys)
 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for chunk := range slices.Chunk(vals, rowsPerStatement) {
-			q, args := s.usageInsert(chunk)
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return err
-			}
+		if err := s.insertUsageRows(ctx, tx, vals); err != nil {
+			return err
 		}
 		for chunk := range slices.Chunk(keys, rowsPerStatement) {
 			q, args := s.dailyUpsert(chunk, daily)
@@ -209,6 +206,38 @@ func values(b *strings.Builder, rows, cols int) {
 		}
 		b.WriteString(row)
 	}
+}
+
+// insertUsageRows writes the rows of one batch. SQLite runs one prepared
+// single-row INSERT per row: in-process, a prepared statement is cheaper
+// than parsing a new thousand-row statement for every batch. Postgres gets
+// multi-row INSERTs: one round trip per thousand rows.
+func (s *Store) insertUsageRows(ctx context.Context, tx *sql.Tx, vals []usageValues) error {
+	if s.driver != "sqlite" {
+		for chunk := range slices.Chunk(vals, rowsPerStatement) {
+			q, args := s.usageInsert(chunk)
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	q, _ := s.usageInsert(vals[:1])
+	stmt, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	args := make([]any, len(usageColumns))
+	for _, v := range vals {
+		args = append(args[:0], v.ts, v.requestID, v.keyID, v.tenant, v.model, v.provider, v.upstream, v.ep, v.stream,
+			v.in, v.cacheRead, v.cacheWrite, v.out, v.reasoning, v.estimated, v.cost, v.latency, v.ttft,
+			v.status, v.errorType, v.attempts)
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) usageInsert(rows []usageValues) (string, []any) {
@@ -609,9 +638,18 @@ func (s *Store) TenantUsageSince(ctx context.Context, tenant string, since time.
 // is normally the start of the current day.
 func (s *Store) tokensSince(ctx context.Context, col, val string, since time.Time) (int64, error) {
 	var n int64
-	err := s.rdb.QueryRowContext(ctx, s.Rebind(`SELECT CAST(COALESCE(SUM(
-		input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0) AS BIGINT)
-		FROM usage WHERE `+col+` = ? AND ts >= ?`), val, toMillis(since)).Scan(&n)
+	ms := toMillis(since)
+	var err error
+	if ms%dayMs == 0 {
+		// From a UTC midnight (the quota seeds): the day sums are exact.
+		err = s.rdb.QueryRowContext(ctx, s.Rebind(`SELECT CAST(COALESCE(SUM(
+			input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0) AS BIGINT)
+			FROM usage_daily WHERE day >= ? AND `+col+` = ?`), ms/dayMs, val).Scan(&n)
+	} else {
+		err = s.rdb.QueryRowContext(ctx, s.Rebind(`SELECT CAST(COALESCE(SUM(
+			input_tokens + cache_read_tokens + cache_write_tokens + output_tokens), 0) AS BIGINT)
+			FROM usage WHERE ts >= ? AND `+col+` = ?`), ms, val).Scan(&n)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: usage since: %w", err)
 	}

@@ -46,9 +46,9 @@ CREATE TABLE usage (
     error_type         TEXT    NOT NULL DEFAULT '',
     attempts           INTEGER NOT NULL DEFAULT 0
 );
+-- Only the time index: per-key and per-tenant totals (quota seeds, reports)
+-- come from usage_daily, so each inserted row updates one index, not three.
 CREATE INDEX usage_ts        ON usage (ts);
-CREATE INDEX usage_key_ts    ON usage (key_id, ts);
-CREATE INDEX usage_tenant_ts ON usage (tenant, ts);
 
 -- usage summed per UTC day and per value of every report dimension, kept
 -- by InsertUsage in the transaction that writes usage. Reports read it for
