@@ -127,7 +127,7 @@ func newTestGateway(t *testing.T, routes ...*Route) (*Gateway, *sink) {
 
 // run does one whole exchange and returns the response, the error and the
 // usage record.
-func run(t *testing.T, g *Gateway, ctx context.Context) (*llm.Response, error, llm.UsageRecord) {
+func run(t *testing.T, g *Gateway, ctx context.Context) (*llm.Response, llm.UsageRecord, error) {
 	t.Helper()
 	x := g.Begin(Info{ID: "req", Model: "m", Endpoint: "chat"})
 	m, err := g.Resolve("m")
@@ -136,10 +136,10 @@ func run(t *testing.T, g *Gateway, ctx context.Context) (*llm.Response, error, l
 	}
 	s, err := x.Open(ctx, m, &llm.Request{Model: "m", Stream: true, Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}})
 	if err != nil {
-		return nil, err, x.End(0, err)
+		return nil, x.End(0, err), err
 	}
 	resp, err := llm.Collect(s)
-	return resp, err, x.End(0, err)
+	return resp, x.End(0, err), err
 }
 
 func TestAttemptLoop(t *testing.T) {
@@ -225,7 +225,7 @@ func TestAttemptLoop(t *testing.T) {
 				routes = append(routes, &Route{Provider: fb, Model: "up-2"})
 			}
 			g, s := newTestGateway(t, routes...)
-			resp, err, rec := run(t, g, context.Background())
+			resp, rec, err := run(t, g, context.Background())
 			if tt.wantErrKind != "" {
 				var e *llm.Error
 				if !errors.As(err, &e) || e.Kind != tt.wantErrKind || e.Status != tt.wantStatus {
@@ -262,7 +262,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	p := &fake{name: "p", script: []step{{err: e}, {evs: okEvents("ok", llm.Usage{})}}}
 	g, _ := newTestGateway(t, &Route{Provider: p, Model: "x"})
 	start := time.Now()
-	if _, err, _ := run(t, g, context.Background()); err != nil {
+	if _, _, err := run(t, g, context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d < 15*time.Millisecond {
@@ -279,7 +279,7 @@ func TestBreaker(t *testing.T) {
 
 	// Three requests, one failed attempt each: the breaker (threshold 3) opens.
 	for range 3 {
-		if _, err, _ := run(t, g, context.Background()); err != nil {
+		if _, _, err := run(t, g, context.Background()); err != nil {
 			t.Fatalf("fallback should have answered: %v", err)
 		}
 	}
@@ -287,7 +287,7 @@ func TestBreaker(t *testing.T) {
 		t.Fatalf("breaker = %+v, want open", st)
 	}
 	calls := p.calls.Load()
-	if _, err, rec := run(t, g, context.Background()); err != nil || rec.Attempts != 1 {
+	if _, rec, err := run(t, g, context.Background()); err != nil || rec.Attempts != 1 {
 		t.Fatalf("with the breaker open: err %v attempts %d", err, rec.Attempts)
 	}
 	if p.calls.Load() != calls {
@@ -299,7 +299,7 @@ func TestBreaker(t *testing.T) {
 	p.script = []step{{evs: okEvents("recovered", llm.Usage{})}}
 	p.mu.Unlock()
 	time.Sleep(120 * time.Millisecond)
-	resp, err, _ := run(t, g, context.Background())
+	resp, _, err := run(t, g, context.Background())
 	if err != nil || resp.Text() != "recovered" {
 		t.Fatalf("probe: %v %v", resp, err)
 	}
@@ -317,7 +317,7 @@ func TestAllBreakersOpen(t *testing.T) {
 		run(t, g, context.Background())
 	}
 	start := time.Now()
-	_, err, _ := run(t, g, context.Background())
+	_, _, err := run(t, g, context.Background())
 	var e *llm.Error
 	if !errors.As(err, &e) || e.Kind != llm.KindGatewayNoUpstream || e.Status != http.StatusServiceUnavailable {
 		t.Fatalf("err = %v, want 503 no upstream", err)
@@ -334,7 +334,7 @@ func TestClientCancelNotCounted(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
 		ctx, cancelCause := context.WithCancel(ctx)
 		go func() { time.Sleep(2 * time.Millisecond); cancelCause() }()
-		_, err, rec := run(t, g, ctx)
+		_, rec, err := run(t, g, ctx)
 		cancel()
 		if rec.Status != 499 || llm.AsError(err).Kind != llm.KindCallerCanceled {
 			t.Fatalf("status %d err %v, want 499 cancel", rec.Status, err)
@@ -364,7 +364,7 @@ func TestTimeouts(t *testing.T) {
 			r := &Route{Provider: p, Model: "a", Timeouts: tt.timeouts}
 			g, _ := newTestGateway(t, r)
 			r.MaxRetries = 0
-			resp, err, rec := run(t, g, context.Background())
+			resp, rec, err := run(t, g, context.Background())
 			e := llm.AsError(err)
 			if e == nil || e.Kind != llm.KindProviderTimeout || e.Status != 504 {
 				t.Fatalf("err = %v, want a 504 timeout", err)
@@ -424,7 +424,7 @@ func TestMetering(t *testing.T) {
 			g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
 			g.Table().models["m"].Price = tt.price
 			g.estimate = func(*llm.Request) int64 { return 42 }
-			_, err, rec := run(t, g, context.Background())
+			_, rec, err := run(t, g, context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,7 +459,7 @@ func TestWeightedRoutes(t *testing.T) {
 	)
 	const n = 1000
 	for range n {
-		if _, err, _ := run(t, g, context.Background()); err != nil {
+		if _, _, err := run(t, g, context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -510,7 +510,7 @@ func TestEvents(t *testing.T) {
 	p := &fake{name: "p", script: []step{{evs: okEvents("hello", llm.Usage{InputTokens: 3, OutputTokens: 1})}}}
 	g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
 	g.events = b
-	if _, err, _ := run(t, g, context.Background()); err != nil {
+	if _, _, err := run(t, g, context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	var kinds []event.Kind
@@ -580,7 +580,7 @@ func TestProviderKeyRedacted(t *testing.T) {
 	leak := llm.FromStatus("p", 401, "Incorrect API key provided: sk-secret-provider-key")
 	p := redactingFake{&fake{name: "p", script: []step{{err: leak}}}}
 	g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
-	_, err, _ := run(t, g, context.Background())
+	_, _, err := run(t, g, context.Background())
 	if err == nil || strings.Contains(err.Error(), "sk-secret-provider-key") || !strings.Contains(err.Error(), "[REDACTED]") {
 		t.Fatalf("err = %v", err)
 	}

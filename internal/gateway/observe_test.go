@@ -22,7 +22,7 @@ func TestInflightKeepsItsTable(t *testing.T) {
 
 	done := make(chan llm.UsageRecord)
 	go func() {
-		_, _, rec := run(t, g, context.Background())
+		_, rec, _ := run(t, g, context.Background())
 		done <- rec
 	}()
 	for old.calls.Load() == 0 { // the request is in its attempt
@@ -36,7 +36,7 @@ func TestInflightKeepsItsTable(t *testing.T) {
 	if rec.Provider != "old" || rec.UpstreamModel != "old-model" || rec.Status != 200 {
 		t.Errorf("in-flight request: %s/%s status %d, want old/old-model 200", rec.Provider, rec.UpstreamModel, rec.Status)
 	}
-	resp, err, rec := run(t, g, context.Background())
+	resp, rec, err := run(t, g, context.Background())
 	if err != nil || resp.Content[0].Text != "from new" || rec.Provider != "new" {
 		t.Errorf("after the reload: %v, %+v", err, rec)
 	}
@@ -56,7 +56,7 @@ func TestAttemptSpans(t *testing.T) {
 	g.tracer = tp.Tracer(tracerName) // what Options.TracerProvider does
 
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
-	if _, err, _ := run(t, g, ctx); err != nil {
+	if _, _, err := run(t, g, ctx); err != nil {
 		t.Fatal(err)
 	}
 	parent.End()
