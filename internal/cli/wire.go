@@ -34,8 +34,16 @@ func upstreamTransport(connect time.Duration) *http.Transport {
 	}
 	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// A route's connect timeout, when set, replaces the default.
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if t, ok := gateway.ConnectTimeout(ctx); ok {
+				rd := *d
+				rd.Timeout = t
+				return rd.DialContext(ctx, network, addr)
+			}
+			return d.DialContext(ctx, network, addr)
+		},
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,26 @@ type Info struct {
 	// Budget, when set, meters the request's tokens against quotas while
 	// it streams.
 	Budget Budget
+	// Affinity is a client session id (Claude Code's
+	// X-Claude-Code-Session-Id): requests of one session pick the same
+	// route among weighted ones, keeping the upstream's prompt cache warm.
+	Affinity string
+}
+
+type connectTimeoutKey struct{}
+
+// WithConnectTimeout returns ctx carrying a connect timeout for the
+// provider's dialer (see ConnectTimeout).
+func WithConnectTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, connectTimeoutKey{}, d)
+}
+
+// ConnectTimeout returns the connect timeout of the route an upstream call
+// is made for, set by the attempt on its context: the dialer of a
+// provider's HTTP client reads it, so that each route has its own.
+func ConnectTimeout(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration)
+	return d, ok && d > 0
 }
 
 // Budget meters one request's tokens against quotas (see internal/limit).
@@ -126,7 +147,7 @@ func (x *Exchange) Open(ctx context.Context, m *Model, req *llm.Request) (llm.St
 
 	var best *llm.Error
 	tried := 0
-	for _, r := range g.order(m) {
+	for _, r := range g.order(m, x.info.Affinity) {
 		maxRetries := g.retry.MaxRetries
 		if r.MaxRetries >= 0 {
 			maxRetries = r.MaxRetries
@@ -216,6 +237,9 @@ func (x *Exchange) attempt(ctx context.Context, r *Route, req *llm.Request) (llm
 	var span trace.Span
 	if x.g.tracer != nil {
 		pctx, span = x.g.startAttempt(ctx, r, n)
+	}
+	if r.Timeouts.Connect > 0 {
+		pctx = WithConnectTimeout(pctx, r.Timeouts.Connect)
 	}
 	actx, cancel := context.WithCancelCause(pctx)
 	var cancelTotal context.CancelFunc = func() {}
@@ -317,6 +341,10 @@ func (x *Exchange) classifyKind(client, attempt context.Context, r *Route, err e
 		return timeoutError(r, "the attempt exceeded the total timeout of %s", r.Timeouts.Total)
 	}
 	e := llm.AsError(err)
+	var oe *net.OpError
+	if e.Kind == llm.KindProviderTimeout && errors.As(err, &oe) && oe.Op == "dial" {
+		return timeoutError(r, "could not connect within the connect timeout of %s", r.Timeouts.Connect)
+	}
 	if e.Kind == llm.KindCallerCanceled { // a provider saw our attempt context end
 		return &llm.Error{Kind: llm.KindProviderServer, Status: http.StatusBadGateway, Provider: r.Provider.Name(), Message: "upstream call aborted", Err: err}
 	}

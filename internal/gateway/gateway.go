@@ -15,6 +15,7 @@ package gateway
 
 import (
 	"context"
+	"hash/fnv"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -275,7 +276,19 @@ func (g *Gateway) float() float64 {
 	return g.rnd.Float64()
 }
 
-func (g *Gateway) order(m *Model) []*Route {
+// order returns the routes of m in the order to try them. With an affinity
+// (a client session id) the draw among weighted routes is a function of
+// the session, so one session keeps landing on the same route and its
+// prompt cache stays warm; other sessions still spread by weight.
+func (g *Gateway) order(m *Model, affinity string) []*Route {
+	if affinity != "" && len(m.Routes) > 1 {
+		h := fnv.New64a()
+		h.Write([]byte(m.Name))
+		h.Write([]byte{0})
+		h.Write([]byte(affinity))
+		sum := h.Sum64()
+		return order(m.Routes, rand.New(rand.NewPCG(sum, sum>>1|1)))
+	}
 	g.rndMu.Lock()
 	defer g.rndMu.Unlock()
 	return order(m.Routes, g.rnd)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -696,5 +697,72 @@ func TestRecent(t *testing.T) {
 	}
 	if r[0].Status != 200 || r[1].Status != 201 { // r204, r203
 		t.Errorf("statuses %d %d", r[0].Status, r[1].Status)
+	}
+}
+
+// dialer is a provider that reports what its dialer would see: the route's
+// connect timeout on the context, and a dial timeout.
+type dialer struct{ seen time.Duration }
+
+func (d *dialer) Name() string { return "dialer" }
+func (d *dialer) Stream(ctx context.Context, call *llm.Call) (llm.Stream, error) {
+	d.seen, _ = ConnectTimeout(ctx)
+	err := &net.OpError{Op: "dial", Net: "tcp", Err: timeoutErr{}}
+	return nil, llm.FromTransport(ctx, "dialer", err)
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// A route's connect timeout reaches the dialer through the context, and a
+// dial that times out is a 504 saying so.
+func TestConnectTimeout(t *testing.T) {
+	d := &dialer{}
+	r := &Route{Provider: d, Model: "m", Timeouts: Timeouts{Connect: 50 * time.Millisecond}}
+	g, _ := newTestGateway(t, r)
+	r.MaxRetries = 0
+	_, _, err := run(t, g, context.Background())
+	e := llm.AsError(err)
+	if d.seen != 50*time.Millisecond {
+		t.Errorf("the dialer saw connect timeout %v", d.seen)
+	}
+	if e.Status != 504 || !strings.Contains(e.Message, "connect timeout of 50ms") {
+		t.Errorf("err = %v (%d)", e, e.Status)
+	}
+}
+
+// One session sticks to one of several weighted routes; sessions spread.
+func TestSessionAffinity(t *testing.T) {
+	a := &fake{name: "a", script: []step{{evs: okEvents("a", llm.Usage{})}}}
+	b := &fake{name: "b", script: []step{{evs: okEvents("b", llm.Usage{})}}}
+	g, _ := newTestGateway(t, &Route{Provider: a, Model: "x", Weight: 1}, &Route{Provider: b, Model: "x", Weight: 1})
+	m, _ := g.Resolve("m")
+	pick := func(session string) string {
+		x := g.Begin(Info{ID: "r", Model: "m", Affinity: session})
+		s, err := x.Open(context.Background(), m, &llm.Request{Model: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := llm.Collect(s)
+		x.End(0, nil)
+		return resp.Text()
+	}
+	for _, session := range []string{"s1", "s2", "s3"} {
+		first := pick(session)
+		for range 20 {
+			if got := pick(session); got != first {
+				t.Fatalf("session %s moved from route %s to %s", session, first, got)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i := range 40 {
+		seen[pick(fmt.Sprint("session-", i))] = true
+	}
+	if !seen["a"] || !seen["b"] {
+		t.Errorf("40 sessions all went to one route: %v", seen)
 	}
 }

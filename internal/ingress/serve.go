@@ -21,6 +21,16 @@ const maxCoalesce = 32 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// sessionID is the client's session, when it names one: Claude Code sends
+// X-Claude-Code-Session-Id, Codex CLI session-id. Requests of one session
+// stick to one route among weighted ones (prompt caches stay warm).
+func sessionID(r *http.Request) string {
+	if v := r.Header.Get("X-Claude-Code-Session-Id"); v != "" {
+		return v
+	}
+	return r.Header.Get("Session-Id")
+}
+
 // budget is the key's token budget, if a limiter is set.
 func (s *Server) budget(key *Key) gateway.Budget {
 	if s.limiter == nil {
@@ -91,7 +101,7 @@ func (s *Server) serveModel(d *dialect) http.HandlerFunc {
 
 		x := s.gw.Begin(gateway.Info{
 			ID: RequestID(r.Context()), KeyID: key.ID, KeyName: key.Name, Tenant: key.Tenant,
-			Endpoint: d.name, Model: req.Model, Stream: req.Stream, Budget: s.budget(key),
+			Endpoint: d.name, Model: req.Model, Stream: req.Stream, Budget: s.budget(key), Affinity: sessionID(r),
 		})
 		status, err := s.exchange(w, r, d, x, m, req, key)
 		idem.finish(err) // store the answer for replays, or release the key
