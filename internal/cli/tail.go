@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/rickyjim626/xjp/config"
 	"github.com/rickyjim626/xjp/internal/event"
 	"github.com/rickyjim626/xjp/internal/ingress"
+	"github.com/rickyjim626/xjp/tui"
 )
 
 type tailOptions struct {
@@ -34,6 +36,8 @@ type tailOptions struct {
 	Status string
 	Errors bool
 	JSON   bool
+	// Dash attaches the terminal dashboard to the server instead.
+	Dash bool
 
 	// Location is the time zone of the times shown on a terminal (nil:
 	// local).
@@ -61,16 +65,24 @@ admin API with the admin token: --token, else admin.token / XJP_ADMIN_TOKEN,
 else <data-dir>/admin-token, which the server writes at its first start.
 
 When the server restarts, tail reconnects with backoff (a notice goes to
-stderr) and shows the requests that finished meanwhile. Ctrl-C stops it.`,
+stderr) and shows the requests that finished meanwhile. Ctrl-C stops it.
+
+--dash shows the server's live dashboard instead — streams, breakers,
+spend, errors — as 'xjp serve' does on its own terminal, so a team can
+watch a shared gateway; q detaches and leaves the server running.`,
 		Example: `  xjp tail
   xjp tail --errors
   xjp tail --model claude-sonnet-4.5 --status 5xx
   xjp tail --json | jq .latency_ms
-  xjp tail --addr gateway.internal:8080 --token "$XJP_ADMIN_TOKEN"`,
+  xjp tail --addr gateway.internal:8080 --token "$XJP_ADMIN_TOKEN"
+  xjp tail --dash --addr gateway.internal:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Status != "" && !statusFilterRE.MatchString(opts.Status) {
 				return flagErrorf(cmd, "--status %q: want a status such as 429 or a class such as 5xx", opts.Status)
+			}
+			if opts.Dash && (opts.JSON || opts.Model != "" || opts.Key != "" || opts.Status != "" || opts.Errors) {
+				return flagErrorf(cmd, "--dash shows everything: --json and the filters do not apply (filter with / in the dashboard)")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -86,6 +98,7 @@ stderr) and shows the requests that finished meanwhile. Ctrl-C stops it.`,
 	fl.StringVar(&opts.Status, "status", "", "only requests with this status (429) or class (5xx)")
 	fl.BoolVar(&opts.Errors, "errors", false, "only failed requests (status 400 and above)")
 	fl.BoolVar(&opts.JSON, "json", false, "one JSON object per line")
+	fl.BoolVar(&opts.Dash, "dash", false, "show the server's live dashboard (needs a terminal)")
 	return cmd
 }
 
@@ -135,6 +148,16 @@ func tailRun(ctx context.Context, opts *tailOptions) error {
 	c, err := adminClient(opts.Config, opts.Addr, opts.Token, opts.HTTPClient)
 	if err != nil {
 		return err
+	}
+	if opts.Dash {
+		if !opts.IO.IsInteractive() {
+			return errors.New("--dash needs a terminal; without one, xjp tail prints lines")
+		}
+		// Fail fast on a wrong address or token instead of an empty screen.
+		if _, err := c.Snapshot(ctx); err != nil {
+			return fmt.Errorf("cannot reach %s: %w", c.BaseURL(), err)
+		}
+		return tui.Run(ctx, c, tui.Options{Remote: true, Title: "xjp @ " + c.BaseURL()})
 	}
 	c.Kinds = []event.Kind{event.RequestFinished}
 	c.MinBackoff = opts.MinBackoff
