@@ -15,8 +15,8 @@ package gateway
 
 import (
 	"context"
-	"hash/fnv"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -99,10 +99,21 @@ type Gateway struct {
 	inflight sync.Map // request id → *Exchange
 	nflight  atomic.Int64
 
+	unpriced sync.Map // model name → struct{}: warned once
+
 	recentMu   sync.Mutex      // guards the following fields
 	recent     []event.Request // ring of the last finished requests
 	recentNext int
 	recentN    int
+}
+
+// warnUnpriced logs, once per model, that its cost is unknown.
+func (g *Gateway) warnUnpriced(model string) {
+	if _, seen := g.unpriced.LoadOrStore(model, struct{}{}); seen {
+		return
+	}
+	g.log.Warn("model has no price: its cost is recorded as unknown; add price = {input_per_mtok = …, output_per_mtok = …} to it in the config",
+		"model", model)
 }
 
 // recentKeep is how many finished requests Recent remembers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -764,5 +765,22 @@ func TestSessionAffinity(t *testing.T) {
 	}
 	if !seen["a"] || !seen["b"] {
 		t.Errorf("40 sessions all went to one route: %v", seen)
+	}
+}
+
+// A model without a price is logged once, not per request.
+func TestUnpricedWarnedOnce(t *testing.T) {
+	var logs strings.Builder
+	p := &fake{name: "p", script: []step{{evs: okEvents("x", llm.Usage{InputTokens: 3, OutputTokens: 2})}}}
+	g, _ := newTestGateway(t, &Route{Provider: p, Model: "a"})
+	g.Table().models["m"].Price = nil
+	g.log = slog.New(slog.NewTextHandler(&logs, nil))
+	for range 3 {
+		if _, rec, err := run(t, g, context.Background()); err != nil || rec.CostUSD != nil {
+			t.Fatalf("err %v cost %v", err, rec.CostUSD)
+		}
+	}
+	if n := strings.Count(logs.String(), "model has no price"); n != 1 {
+		t.Errorf("warned %d times:\n%s", n, logs.String())
 	}
 }

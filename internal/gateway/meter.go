@@ -291,6 +291,9 @@ func (x *Exchange) End(status int, err error) llm.UsageRecord {
 		c := *rec.Usage.CostUSD
 		rec.CostUSD = &c
 	}
+	if rec.CostUSD == nil && rec.Usage.TotalTokens() > 0 {
+		g.warnUnpriced(rec.Model)
+	}
 	if rec.Usage.TotalTokens() == 0 && rec.CostUSD == nil && m != nil && m.Price != nil {
 		zero := 0.0
 		rec.CostUSD = &zero // nothing was spent on a priced model
