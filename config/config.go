@@ -344,7 +344,8 @@ type Model struct {
 	// Description is shown by GET /v1/models consumers and xjp routes list.
 	Description string `mapstructure:"description"`
 	// Price is the cost per million tokens, used to record the cost of
-	// every request. nil: unpriced, costs are recorded as 0 (a warning).
+	// every request. nil: unpriced, costs are recorded as unknown (NULL,
+	// not 0) and reports flag the model (a warning at load).
 	Price *Price `mapstructure:"price"`
 	// Routes are the upstreams serving this model, at least one. They are
 	// tried in order of Priority (lower first), then file order: the first

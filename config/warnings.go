@@ -70,7 +70,7 @@ func (c *Config) Warnings() []string {
 	for i, m := range c.Models {
 		at := fmt.Sprintf("models[%d]", i)
 		if m.Price == nil {
-			warn(at+".price", "model %q has no price: its cost is recorded as 0", m.Name)
+			warn(at+".price", "model %q has no price: its cost is recorded as unknown", m.Name)
 		}
 		for j, r := range m.Routes {
 			t := c.Timeouts.For(r)

@@ -40,4 +40,16 @@ wait_for "default  *1 " "the spend of key default"
 
 tmux send-keys -t "$session" q
 wait_for "EXITED=0" "a clean exit after q"
-echo "ok: dashboard showed the request and xjp exited cleanly"
+
+# Closing the terminal (SIGHUP) stops a server with a dashboard: it must not
+# live on without a screen, holding its port.
+tmux kill-session -t "$session"
+tmux new-session -d -s "$session" -x 120 -y 36 "env XDG_CONFIG_HOME=$work/config $xjp serve --data-dir $work/data --listen $addr"
+wait_for "Streams" "the dashboard (second start)"
+tmux kill-session -t "$session"
+for _ in $(seq 100); do
+  curl -sf "http://$addr/healthz" >/dev/null || break
+  sleep 0.1
+done
+if curl -sf "http://$addr/healthz" >/dev/null; then echo "FAIL: xjp still serving after its terminal closed"; exit 1; fi
+echo "ok: dashboard showed the request, q exits cleanly, a closed terminal stops the server"

@@ -219,9 +219,24 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.keys.Run(bg) })
 	wg.Go(func() { s.limiter.Run(bg) })
+	// SIGHUP reloads the config of a headless server. With the dashboard it
+	// means what it means to any terminal program — the terminal went away —
+	// and the server shuts down, rather than living on without a screen.
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP) // before Ready: a SIGHUP from then on reloads
-	wg.Go(func() { s.reloadOnHangup(bg, hup) })
+	signal.Notify(hup, syscall.SIGHUP) // before Ready: a SIGHUP from then on is handled
+	hangup := make(chan struct{})
+	if dash {
+		go func() {
+			select {
+			case <-hup:
+				close(hangup)
+			case <-bg.Done():
+			}
+			signal.Stop(hup)
+		}()
+	} else {
+		wg.Go(func() { s.reloadOnHangup(bg, hup) })
+	}
 	wg.Go(func() { s.watchConfig(bg) })
 	wg.Go(func() { idemStore{s.store}.purgeLoop(bg, idemPurgeEvery, log) })
 
@@ -257,6 +272,8 @@ func serveRun(ctx context.Context, opts *serveOptions) error {
 		wg.Wait()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
+	case <-hangup:
+		log.Info("terminal hung up (SIGHUP): shutting down")
 	case err := <-uiDone:
 		if err != nil {
 			log.Error("dashboard failed", "error", err)

@@ -28,4 +28,3 @@ func TestUpstreamTransportConnectTimeout(t *testing.T) {
 		t.Fatalf("dial with a 1ns connect timeout: %v, want a timeout", err)
 	}
 }
-
