@@ -63,11 +63,18 @@ ANTHROPIC_API_KEY, OPENAI_API_KEY, CLEWDR_BASE_URL, VERTEX_API_KEY or
 VERTEX_PROJECT). Keys and usage live in <data-dir>/xjp.db; on the first run a
 key is created and printed once.
 
-Endpoints: POST /v1/chat/completions (OpenAI), POST /v1/messages and
-/v1/messages/count_tokens (Anthropic), GET /v1/models, /healthz, /readyz,
-GET /metrics (Prometheus) and the admin API under /admin/ (xjp tail,
-xjp routes list), protected by the admin token: admin.token or
-XJP_ADMIN_TOKEN, else one generated into <data-dir>/admin-token.
+Endpoints: POST /v1/chat/completions (OpenAI), POST /v1/responses (OpenAI
+Responses, Codex CLI), POST /v1/messages and /v1/messages/count_tokens
+(Anthropic), POST /v1beta/models/MODEL:generateContent,
+:streamGenerateContent and :countTokens (Gemini), GET /v1/models (and
+/v1beta/models), /healthz, /readyz, GET /metrics (Prometheus) and the admin
+API under /admin/ (xjp tail, xjp routes list), protected by the admin token:
+admin.token or XJP_ADMIN_TOKEN, else one generated into
+<data-dir>/admin-token.
+
+On a terminal a live dashboard shows streams, breakers, spend, errors and
+logs (logs also go to <data-dir>/xjp.log); q or Ctrl-C stops the server.
+--headless, or no terminal, logs to stderr instead.
 
 Ctrl-C or SIGTERM stops accepting requests and lets streams in flight finish
 within server.shutdown_grace; a second Ctrl-C stops at once. Providers,
