@@ -72,6 +72,23 @@ func parseDays(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
+// parseModels reads --models: comma-separated model names, "" for none
+// (every model). An empty item ("a,,b", "a,", ",") is an error: dropping it
+// silently could turn a key meant to be scoped into one allowed every model.
+func parseModels(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			return nil, fmt.Errorf("%q: an empty model name (separate models with single commas)", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // splitList splits "a,b, c" into trimmed non-empty items.
 func splitList(s string) []string {
 	var out []string

@@ -47,6 +47,9 @@ Limits left unset follow the server's [limits] defaults and change with them;
 				return flagErrorf(cmd, "--name is required")
 			}
 			fl := cmd.Flags()
+			if _, err := parseModels(opts.Models); err != nil {
+				return flagErrorf(cmd, "--models %v", err)
+			}
 			if fl.Changed("rpm") {
 				if rpm < 0 {
 					return flagErrorf(cmd, "--rpm must be 0 (unlimited) or positive, got %d", rpm)

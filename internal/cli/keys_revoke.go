@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -40,7 +41,20 @@ func keysRevokeRun(ctx context.Context, opts *keysRevokeOptions) error {
 		return err
 	}
 	defer st.Close()
+	// Every id is checked first: a bad one revokes none of the others.
 	for _, id := range opts.IDs {
+		k, err := st.GetKey(ctx, id)
+		if err != nil {
+			return keyError(id, err)
+		}
+		if k.Revoked() {
+			return fmt.Errorf("the key %q is revoked already", id)
+		}
+	}
+	for i, id := range opts.IDs {
+		if slices.Contains(opts.IDs[:i], id) {
+			continue
+		}
 		if err := st.RevokeKey(ctx, id); err != nil {
 			return keyError(id, err)
 		}

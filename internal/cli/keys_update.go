@@ -48,7 +48,10 @@ func newCmdKeysUpdate(f *Factory, runF func(*keysUpdateOptions) error) *cobra.Co
 				u.Tenant, changed = &tenant, changed+1
 			}
 			if fl.Changed("models") {
-				list := splitList(models)
+				list, err := parseModels(models)
+				if err != nil {
+					return flagErrorf(cmd, "--models %v", err)
+				}
 				if list == nil {
 					list = []string{}
 				}
