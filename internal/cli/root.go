@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,10 @@ func Run(ctx context.Context, f *Factory, args []string) ExitCode {
 		return ExitUsage
 	case errors.Is(err, context.Canceled):
 		return ExitCancel
+	case strings.HasPrefix(err.Error(), "unknown command"):
+		fmt.Fprintf(f.IO.ErrOut, "error: %s\n", err)
+		fmt.Fprintln(f.IO.ErrOut, "Run 'xjp --help' for the commands.")
+		return ExitUsage
 	}
 	fmt.Fprintf(f.IO.ErrOut, "error: %s\n", err)
 	return ExitError
@@ -73,16 +78,34 @@ func flagErrorf(cmd *cobra.Command, format string, args ...any) error {
 	return &flagError{cmd: cmd.CommandPath(), err: fmt.Errorf(format, args...)}
 }
 
+// usageErrors makes argument mistakes (a missing or extra argument, an
+// unknown command) usage errors like bad flags: exit 2 and a pointer to
+// --help, rather than a plain failure.
+func usageErrors(cmd *cobra.Command) {
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return &flagError{cmd: c.CommandPath(), err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		usageErrors(sub)
+	}
+}
+
 // NewRootCmd builds the command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "xjp",
 		Short: "A local-first AI gateway for OpenAI, Anthropic and Gemini clients",
 		Long: `xjp is an AI gateway in one binary. It serves the OpenAI Chat Completions and
-Anthropic Messages APIs on 127.0.0.1:8080, routes each model to OpenRouter or any
-OpenAI-compatible API, Anthropic or Clewdr, and Vertex AI / Gemini, translates
-between the formats (streaming and tool calls included), retries and fails over,
-and records every token and dollar per API key.
+Responses APIs, the Anthropic Messages API and the Gemini API on 127.0.0.1:8080,
+routes each model to OpenRouter or any OpenAI-compatible API, Anthropic or
+Clewdr, and Vertex AI / Gemini, translates between the formats (streaming, tool
+calls, images, thinking), retries and fails over, enforces per-key limits, and
+records every token and dollar per API key.
 
 Start it with 'xjp serve': with no config it serves the offline 'demo' model and
 prints a first API key. Point your SDK or agent at http://127.0.0.1:8080.`,
@@ -102,6 +125,7 @@ prints a first API key. Point your SDK or agent at http://127.0.0.1:8080.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "config file (default: ./xjp.toml, then $XDG_CONFIG_HOME/xjp/xjp.toml)")
 	pf.StringVar(&f.DataDir, "data-dir", "", "data directory for the SQLite store and admin token (default: $XDG_DATA_HOME/xjp)")
 
+	defer usageErrors(root)
 	root.AddCommand(
 		newCmdServe(f, nil),
 		newCmdKeys(f),
