@@ -254,7 +254,7 @@ func (e *encoder) message(i int, m llm.Message) error {
 		for j, p := range m.Content {
 			pp := fmt.Sprintf("%s.content[%d]", param, j)
 			if p.Type == llm.PartToolResult {
-				rp, extra, err := e.functionResponse(p.ToolResult, pp)
+				rp, extra, err := e.functionResponse(p, pp)
 				if err != nil {
 					return err
 				}
@@ -456,7 +456,8 @@ func argsObject(args string) json.RawMessage {
 // functionResponse maps a tool result. Its text goes in response.output
 // ("error" when IsError), the key Google's reference names for function
 // output; images or files in the result follow as separate parts.
-func (e *encoder) functionResponse(tr *llm.ToolResult, param string) (Part, []Part, error) {
+func (e *encoder) functionResponse(part llm.Part, param string) (Part, []Part, error) {
+	tr := part.ToolResult
 	if tr == nil {
 		return Part{}, nil, llm.InvalidRequest(param, "tool result part without a result")
 	}
@@ -471,13 +472,19 @@ func (e *encoder) functionResponse(tr *llm.ToolResult, param string) (Part, []Pa
 	if name == "" {
 		return Part{}, nil, llm.InvalidRequest(param, "tool result %q answers no tool call in the conversation, and gemini needs the function name", tr.ToolCallID)
 	}
-	key := "output"
-	if tr.IsError {
-		key = "error"
-	}
-	resp, err := marshal(map[string]string{key: tr.Text()})
-	if err != nil {
-		return Part{}, nil, llm.InvalidRequest(param, "tool result: %v", err)
+	var resp json.RawMessage
+	if part.Dialect == llm.DialectGemini && len(part.Native) > 0 {
+		// A Gemini client's own response object goes back as it was sent.
+		resp = part.Native
+	} else {
+		key := "output"
+		if tr.IsError {
+			key = "error"
+		}
+		var err error
+		if resp, err = marshal(map[string]string{key: tr.Text()}); err != nil {
+			return Part{}, nil, llm.InvalidRequest(param, "tool result: %v", err)
+		}
 	}
 	var extra []Part
 	for j, p := range tr.Content {

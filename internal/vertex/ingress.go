@@ -718,12 +718,16 @@ func functionResponse(p string, fr gjson.Result, prev []*llm.ToolCall, used []bo
 	}
 	used[match] = true
 	tr := &llm.ToolResult{ToolCallID: prev[match].ID, Name: name}
+	out := llm.Part{Type: llm.PartToolResult, ToolResult: tr}
 	resp := member(fr, "response")
 	switch {
 	case isNullish(resp):
 	case !resp.IsObject():
 		return llm.Part{}, typeErr(p+".response", "an object", resp)
 	default:
+		// The object itself is kept for a Gemini upstream; other upstreams
+		// get it as text.
+		out.Native, out.Dialect = json.RawMessage(compactJSON(resp.Raw)), llm.DialectGemini
 		text, isErr := responseText(resp)
 		tr.IsError = isErr
 		if text != "" {
@@ -752,7 +756,7 @@ func functionResponse(p string, fr gjson.Result, prev []*llm.ToolCall, used []bo
 			return llm.Part{}, err
 		}
 	}
-	return llm.Part{Type: llm.PartToolResult, ToolResult: tr}, nil
+	return out, nil
 }
 
 // responseText turns a functionResponse.response object into text:
