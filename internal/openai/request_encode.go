@@ -274,7 +274,7 @@ func (e *reqEncoder) messages(msgs []llm.Message) ([]byte, *llm.Error) {
 			tr := part.ToolResult
 			out = appendSep(out)
 			out = append(out, `{"role":"tool"`...)
-			out = appendStringField(out, "tool_call_id", tr.ToolCallID)
+			out = appendStringField(out, "tool_call_id", upstreamToolID(tr.ToolCallID))
 			out = appendStringField(out, "content", tr.Text())
 			out = append(out, '}')
 			var att []llm.Part
@@ -540,6 +540,11 @@ func (e *reqEncoder) assistantMessage(out []byte, m llm.Message, parts []llm.Par
 				fn := tc.AsFunction()
 				tc = &fn
 			}
+			if id := upstreamToolID(tc.ID); id != tc.ID {
+				short := *tc
+				short.ID = id
+				tc = &short
+			}
 			out = appendToolCall(out, tc)
 		}
 		out = append(out, ']')
@@ -599,7 +604,7 @@ func (e *reqEncoder) assistantReasoning(out []byte, parts []llm.Part) []byte {
 			}
 			entry("reasoning.encrypted")
 			out = appendStringField(out, "data", p.ToolCall.Signature)
-			out = appendStringField(out, "id", p.ToolCall.ID)
+			out = appendStringField(out, "id", upstreamToolID(p.ToolCall.ID))
 			end(geminiReasoningFormat)
 		}
 	}
@@ -770,4 +775,19 @@ func upstreamUser(u string) string {
 	}
 	sum := sha256.Sum256([]byte(u))
 	return "xjp-" + hex.EncodeToString(sum[:20])
+}
+
+// maxToolIDLen is the longest tool call id OpenAI accepts.
+const maxToolIDLen = 40
+
+// upstreamToolID fits a tool call id into OpenAI's limit. Ids minted by
+// other upstreams can be long (Gemini's carry thought signatures); they
+// become "call_" plus a hash, the same for a call and its result, so the
+// pairing holds when a conversation moves to an OpenAI-compatible model.
+func upstreamToolID(id string) string {
+	if len(id) <= maxToolIDLen {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "call_" + hex.EncodeToString(sum[:16])
 }

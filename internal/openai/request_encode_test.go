@@ -241,3 +241,26 @@ func TestUpstreamUser(t *testing.T) {
 		t.Errorf("upstreamUser(long) = %q: want a stable, distinct hash of at most %d characters", got, maxUserLen)
 	}
 }
+
+// Long tool call ids (Gemini's carry thought signatures) are shortened the
+// same way for the call and its result.
+func TestLongToolIDs(t *testing.T) {
+	long := "call_abc__ts_" + strings.Repeat("Zm9v", 100)
+	req := &llm.Request{Messages: []llm.Message{
+		{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("time?")}},
+		{Role: llm.RoleAssistant, Content: []llm.Part{{Type: llm.PartToolCall, ToolCall: &llm.ToolCall{ID: long, Name: "t", Arguments: "{}"}}}},
+		{Role: llm.RoleTool, Content: []llm.Part{{Type: llm.PartToolResult, ToolResult: &llm.ToolResult{ToolCallID: long, Content: []llm.Part{llm.TextPart("12:00")}}}}},
+	}}
+	body, err := EncodeChatRequest(&llm.Call{Request: req, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := upstreamToolID(long)
+	if len(short) > maxToolIDLen || strings.Contains(string(body), long) ||
+		!strings.Contains(string(body), `"id":"`+short+`"`) || !strings.Contains(string(body), `"tool_call_id":"`+short+`"`) {
+		t.Errorf("body %s", body)
+	}
+	if upstreamToolID("call_1") != "call_1" {
+		t.Error("short ids must stay as they are")
+	}
+}
